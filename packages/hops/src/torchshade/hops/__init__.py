@@ -1,0 +1,3 @@
+"""torchshade.hops: not yet implemented; its public names arrive with its issue."""
+
+__all__: list[str] = []
