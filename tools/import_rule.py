@@ -75,7 +75,7 @@ def violation(module: str, package: Package) -> str | None:
 def check_file(path: Path, package: Package, root: Path) -> list[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     problems = []
-    for line, module in imported_names(tree):
+    for line, module in sorted(imported_names(tree)):
         why = violation(module, package)
         if why:
             problems.append(f"{path.relative_to(root)}:{line}: imports {module}: {why}")
