@@ -22,7 +22,7 @@ untimed warm-up each; sympy's global cache is cleared before every run so that
 neither side profits from the other's work. Reported: the median per phase and
 in total, and the ratio ours/torch of the medians (target: at most 0.5x).
 
-    python3 tools/shapes_benchmark.py            # 32 layers, 5 repeats
+    python3 tools/shapes_benchmark.py            # 16 layers, 5 repeats
     python3 tools/shapes_benchmark.py --quick    # 4 layers, 3 repeats
     python3 tools/shapes_benchmark.py --profile  # plus a cProfile of ours
 """
@@ -67,10 +67,11 @@ class Backend(Protocol):
     def symbol(self, hint: int, source: str) -> Size:
         """A new dynamic (non-duck, non-specialized) size symbol with this hint."""
 
-    def checker(self, symbols: Sequence[Size]) -> Checker:
+    def checker(self, symbols: Sequence[Size], sources: Sequence[str]) -> Checker:
         """Produce the guards once; return a function checking them on new values.
 
-        The values come in the order of ``symbols`` (one int per symbol).
+        The values come in the order of ``symbols`` (one int per symbol, whose
+        source is the same position of ``sources``).
         """
 
 
@@ -85,7 +86,7 @@ class PlainBackend:
     def symbol(self, hint: int, source: str) -> Size:
         return hint
 
-    def checker(self, symbols: Sequence[Size]) -> Checker:
+    def checker(self, symbols: Sequence[Size], sources: Sequence[str]) -> Checker:
         raise NotImplementedError("plain ints record no guards")
 
 
@@ -112,19 +113,20 @@ class TorchBackend:
         expr = self._env.create_symbol(hint, source=src, dynamic_dim=DimDynamic.DYNAMIC)
         return self._env.create_symintnode(expr, hint=hint, source=src)
 
-    def checker(self, symbols: Sequence[Size]) -> Checker:
+    def checker(self, symbols: Sequence[Size], sources: Sequence[str]) -> Checker:
         from torch.fx.experimental.symbolic_shapes import SYMPY_INTERP
 
-        placeholders = [s for s in symbols if isinstance(s, torch.SymInt)]
-        code = self._env.produce_guards_expression(placeholders)
+        keep = [i for i, s in enumerate(symbols) if isinstance(s, torch.SymInt)]
+        code = self._env.produce_guards_expression([symbols[i] for i in keep])
         if code is None:
             return lambda values: True
         # Compiled once (evaluate_guards_expression would compile on every call).
         compiled = compile(code, "<torch guards>", "eval")
-        names = [f"t{i}" for i in range(len(placeholders))]
+        names = [f"t{i}" for i in range(len(keep))]
 
         def check(values: Sequence[int]) -> bool:
-            return bool(eval(compiled, SYMPY_INTERP, {"L": dict(zip(names, values))}))
+            local = {n: values[i] for n, i in zip(names, keep)}
+            return bool(eval(compiled, SYMPY_INTERP, {"L": local}))
 
         return check
 
@@ -149,46 +151,14 @@ class OursBackend:
 
         return self._env.create_symint(hint, source, dynamic=DimDynamic.DYNAMIC)
 
-    def checker(self, symbols: Sequence[Size]) -> Checker:
-        return _ours_checker(self._env, symbols)
+    def checker(self, symbols: Sequence[Size], sources: Sequence[str]) -> Checker:
+        env = self._env
+        env.guards  # produce them now (they are built lazily), as torch's side does
 
+        def check(values: Sequence[int]) -> bool:
+            return env.evaluate_guards(dict(zip(sources, values)))
 
-def _ours_checker(env: object, symbols: Sequence[Size]) -> Checker:
-    """Bind our env's guard check to values given in symbol order."""
-    sources = [_source_of(s) for s in symbols]
-    check_guards = getattr(env, "check_guards", None) or getattr(env, "check")
-    # Produce once, outside the per-input loop, if the env separates the two.
-    compile_guards = getattr(env, "compile_guards", None)
-    if compile_guards is not None:
-        compiled: Callable[[dict[str, int]], object] = compile_guards()
-
-        def check_compiled(values: Sequence[int]) -> bool:
-            return _passed(compiled(dict(zip(sources, values))))
-
-        return check_compiled
-
-    def check(values: Sequence[int]) -> bool:
-        return _passed(check_guards(dict(zip(sources, values))))
-
-    return check
-
-
-def _source_of(sym: Size) -> str:
-    node = sym.node if isinstance(sym, torch.SymInt) else None
-    source = getattr(node, "source", None) if node is not None else None
-    if source is None:
-        raise TypeError(f"cannot find the source of {sym!r}")
-    return str(source)
-
-
-def _passed(result: object) -> bool:
-    """A check result is a bool, or an object with .ok / .passed / falsy .failures."""
-    if isinstance(result, bool):
-        return result
-    for attr in ("ok", "passed"):
-        if hasattr(result, attr):
-            return bool(getattr(result, attr))
-    return not getattr(result, "failures")
+        return check
 
 
 # --------------------------------------------------------------------------
@@ -272,21 +242,25 @@ def symbol_hints(cfg: Config, layers: int) -> list[tuple[str, int]]:
             (f"l{i}.past_v", [b, kv // hd, p, hd]),
         ]
     dims.append(("lm_head.weight", [v, h]))
-    return [(f"{name}.size()[{d}]", n) for name, sizes in dims for d, n in enumerate(sizes)]
+    # Sources are plain identifiers (``l0_q_weight_size0``) so that both envs
+    # can take new values as a flat name -> int mapping.
+    return [
+        (f"{name.replace('.', '_')}_size{d}", n) for name, sizes in dims for d, n in enumerate(sizes)
+    ]
 
 
 def run_workload(
     backend: Backend, hints: Sequence[int], layers: int, tally: Tally
-) -> tuple[list[Size], dict[str, float]]:
+) -> tuple[list[Size], list[str], dict[str, float]]:
     """Create the symbols, trace forward and backward, time each phase."""
     times: dict[str, float] = {}
     with _timed(times, "symbols"):
         backend.reset()
-        names = symbol_hints(Config(), layers)
-        syms = [backend.symbol(h, name) for (name, _), h in zip(names, hints)]
+        names = [name for name, _ in symbol_hints(Config(), layers)]
+        syms = [backend.symbol(h, name) for name, h in zip(names, hints)]
     with _timed(times, "trace"):
         _trace(syms, layers, tally)
-    return syms, times
+    return syms, names, times
 
 
 def _trace(syms: Sequence[Size], layers: int, t: Tally) -> None:
@@ -330,6 +304,21 @@ def _layer(ls: Sequence[Size], bx: Size, sx: Size, hx: Size, mask_len: Size, t: 
     t.decide(hx == o_out)  # residual add: broadcast check again
     _norm(ln2, hx, t)
     _ffn(bs, hx, (f1_out, f1_in, f3_out, f3_in, f2_out, f2_in), t)
+    nh_kv = t.ex(k_out // hd)
+    _activations([
+        (bx, sx, hx), (bx, sx, q_out), (bx, sx, k_out), (bx, HEADS, sx, hd),
+        (bx, nh_kv, total, hd), (bx, HEADS, sx, total), (bx, sx, f1_out), (bs, hx),
+    ], t)
+
+
+def _activations(shapes: Sequence[tuple[Size, ...]], t: Tally) -> None:
+    """What a tracer computes for every intermediate: numel, bytes, strides."""
+    for shape in shapes:
+        stride: Size = 1
+        for size in reversed(shape[1:]):
+            stride = t.ex(stride * size)
+        numel = t.ex(stride * shape[0])
+        t.ex(numel * 2)  # bf16 bytes
 
 
 def _norm(weight: Size, hx: Size, t: Tally) -> None:
@@ -478,9 +467,9 @@ def run_once(backend: Backend, layers: int, inputs: Sequence[Sequence[int]],
     sympy.core.cache.clear_cache()
     gc.collect()
     tally = Tally(record_hints=verify)
-    syms, times = run_workload(backend, inputs[0], layers, tally)
+    syms, names, times = run_workload(backend, inputs[0], layers, tally)
     with _timed(times, "guards"):
-        check = backend.checker(syms)
+        check = backend.checker(syms, names)
     with _timed(times, "check"):
         accepted = [check(v) for v in inputs]
     return RunResult(times, tally, accepted)
@@ -560,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile one run of ours")
     parser.add_argument("--torch-only", action="store_true", help="skip torchshade")
     args = parser.parse_args(argv)
-    layers = args.layers or (4 if args.quick else 32)
+    layers = args.layers or (4 if args.quick else 16)
     repeats = args.repeats or (3 if args.quick else 5)
     inputs = check_inputs(layers, args.checks)
     backends: list[Backend] = [] if args.torch_only else [OursBackend()]

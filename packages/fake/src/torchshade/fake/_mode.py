@@ -1,0 +1,343 @@
+"""FakeTensorMode: the dispatch mode under which every op runs on fake tensors.
+
+One call of an op goes through these steps (``_dispatch``)::
+
+    check the tensor arguments   our fakes pass; real ones are converted
+                                 (lift_fresh, allow_non_fake_inputs) or refused;
+                                 fakes of another mode are refused
+    constants                    all inputs constant -> run for real
+    data-dependent ops           unbacked symbols, or a clear error (_dynamic.py)
+    dispatch cache               hit -> rebuild outputs (_cache.py)
+    kernel                       meta / decomposition / fake impl (_kernel.py)
+
+The Python dispatcher is on while the mode is active, so torch's Python
+meta kernels and decompositions take part and symbolic sizes are never
+specialized by a C++ kernel that cannot handle them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from . import _constant, _dynamic
+from ._cache import CacheInfo, DispatchCache
+from ._converter import FakeTensorConverter
+from ._errors import DynamicOutputShapeException, FakeModeMismatchError, NonFakeInputError
+from ._kernel import Plan, choose_plan, run_plan
+from ._spec import tensor_str
+from ._tensor import FakeTensor
+
+aten = torch.ops.aten
+_LIFT_FNS = frozenset({aten.lift_fresh.default, aten.lift_fresh_copy.default})
+_REAL_TYPES = (torch.Tensor, torch.nn.Parameter)
+_PRIM_DEVICE = torch.ops.prim.device.default
+# The infra-mode slot torch reserves for fake tensor modes. Holding it puts the
+# mode below every user mode (a tracer's proxy mode sees ops first) and tells
+# torch's C++ not to initialize CUDA for factory calls with device="cuda".
+_FAKE_KEY = torch._C._TorchDispatchModeKey.FAKE
+_META = torch.device("meta")
+_ids = itertools.count()
+
+
+class FakeTensorMode(TorchDispatchMode):
+    """Run PyTorch code on fake tensors: metadata only, no data, no allocation.
+
+    Example::
+
+        >>> mode = FakeTensorMode()
+        >>> with mode:
+        ...     layer = torch.nn.Linear(4096, 4096, device="cuda")
+        ...     y = layer(torch.empty(8, 4096, device="cuda"))
+        >>> y
+        FakeTensor(f32[8, 4096], device='cuda:0', requires_grad=True)
+
+    Args:
+        allow_non_fake_inputs: convert real tensors met by an op (memoized)
+            instead of raising :class:`NonFakeInputError`.
+        shape_env: a ``torchshade.shapes.ShapeEnv``; then converted tensors get
+            symbolic sizes and data-dependent ops give unbacked symbols.
+        static_shapes: convert with plain int sizes even with a ``shape_env``
+            (default: static exactly when there is no ``shape_env``).
+        allow_fallback_kernels: accepted for compatibility with torch's
+            constructor; fake tensors never run real kernels here.
+        cache: use the dispatch cache (see :meth:`cache_info`).
+    """
+
+    _mode_key = _FAKE_KEY
+
+    def __init__(
+        self,
+        *,
+        allow_fallback_kernels: bool = True,
+        allow_non_fake_inputs: bool = False,
+        shape_env: Any = None,
+        static_shapes: bool | None = None,
+        cache: bool = True,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # TorchDispatchMode.__init__ is untyped
+        self.allow_non_fake_inputs = allow_non_fake_inputs
+        self.allow_fallback_kernels = allow_fallback_kernels
+        self.shape_env = shape_env
+        self.static_shapes = shape_env is None if static_shapes is None else static_shapes
+        self.in_kernel = False
+        self.unbacked_count = 0
+        self.converter = FakeTensorConverter(self)
+        self.cache = DispatchCache(cache)
+        # Fakes holding a constant, by id (a WeakSet would compare tensors with ==).
+        self.constants: weakref.WeakValueDictionary[int, FakeTensor] = (
+            weakref.WeakValueDictionary()
+        )
+        # Keyed by (id(op), symbolic): OpOverload.__hash__ is Python code.
+        self._plans: dict[tuple[int, bool], Plan] = {}
+        self._exit_stack: list[tuple[Any, bool, bool, Any]] = []
+        self._id = next(_ids)
+
+    def __repr__(self) -> str:
+        env = "" if self.shape_env is None else ", shape_env"
+        return f"FakeTensorMode#{self._id}({'symbolic' if env else 'static'})"
+
+    # Modes are identities: copying a module or tensor must not copy its mode.
+    def __deepcopy__(self, memo: dict[int, object]) -> FakeTensorMode:
+        return self
+
+    def __copy__(self) -> FakeTensorMode:
+        return self
+
+    def __enter__(self) -> FakeTensorMode:
+        dispatcher = torch._C._EnablePythonDispatcher()
+        dispatcher.__enter__()
+        previous_lift = torch._C._only_lift_cpu_tensors()
+        # torch.tensor(..., device="cuda") is built on CPU, lifted, then moved.
+        torch._C._set_only_lift_cpu_tensors(True)
+        # On a machine without CUDA, let code run under a no-op CUDA device guard.
+        torch._C._ensureCUDADeviceGuardSet()
+        # Only one mode holds the FAKE slot; re-entering ourselves is a no-op.
+        previous = torch._C._unset_dispatch_mode(_FAKE_KEY)
+        if previous is self:
+            torch._C._set_dispatch_mode(self)
+            self._exit_stack.append((dispatcher, previous_lift, False, None))
+        else:
+            self._exit_stack.append((dispatcher, previous_lift, True, previous))
+            super().__enter__()  # type: ignore[no-untyped-call]  # TorchDispatchMode.__enter__ is untyped
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        dispatcher, previous_lift, pushed, previous = self._exit_stack.pop()
+        if pushed:
+            super().__exit__(exc_type, exc, tb)  # type: ignore[no-untyped-call]  # untyped in torch
+            if previous is not None:
+                torch._C._set_dispatch_mode(previous)
+        torch._C._set_only_lift_cpu_tensors(previous_lift)
+        dispatcher.__exit__(None, None, None)
+
+    # -- public helpers -------------------------------------------------------
+
+    def from_tensor(
+        self,
+        t: torch.Tensor,
+        *,
+        static_shapes: bool | None = None,
+        source: str | None = None,
+        dynamic_dims: Sequence[Any] | None = None,
+    ) -> FakeTensor:
+        """The fake of ``t``: same metadata, aliasing, grad-ness; memoized weakly.
+
+        With a ShapeEnv (and ``static_shapes`` false) sizes and strides are
+        SymInts named after ``source``; ``dynamic_dims`` gives each dimension's
+        ``DimDynamic`` policy.
+        """
+        if static_shapes is None:
+            static_shapes = self.static_shapes
+        return self.converter.from_tensor(
+            t, static_shapes=static_shapes, source=source, dynamic_dims=dynamic_dims
+        )
+
+    def cache_info(self) -> CacheInfo:
+        """Hits, misses, bypasses (never-cached calls) and entries of the dispatch cache."""
+        return self.cache.info()
+
+    def cache_clear(self) -> None:
+        """Empty the dispatch cache and reset its counts."""
+        self.cache.clear()
+
+    def is_our_fake(self, t: object) -> bool:
+        """Whether ``t`` is a fake tensor made by this mode."""
+        return isinstance(t, FakeTensor) and t.fake_mode is self
+
+    def new_unbacked_size(
+        self, op: object, *, min: int = 0, max: int | None = None
+    ) -> torch.SymInt:
+        """An unbacked size symbol in ``[min, max]`` for ``op``'s data-dependent output."""
+        env = self.shape_env
+        if env is None:
+            raise DynamicOutputShapeException(
+                op,
+                f"{op}: its output size depends on data, which fake tensors do not "
+                "have. Give the mode a ShapeEnv (FakeTensorMode(shape_env=ShapeEnv())) "
+                "to get an unbacked symbol for the size.",
+            )
+        size = env.create_unbacked_symint()
+        env._constrain_range_for_size(size.node.expr, min=min, max=max)
+        self.unbacked_count += 1
+        assert isinstance(size, torch.SymInt)  # the env's contract
+        return size
+
+    # -- dispatch -------------------------------------------------------------
+
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # TorchDispatchMode wraps subclasses' __torch_dispatch__ in a Dynamo
+        # "disable" shim unless this says no; Dynamo never needs to trace into
+        # fake dispatch, and the shim costs microseconds on every op.
+        return False
+
+    def __torch_dispatch__(
+        self,
+        func: torch._ops.OpOverload,
+        types: Sequence[type],
+        args: Sequence[object] = (),
+        kwargs: Mapping[str, object] | None = None,
+    ) -> object:
+        if func is _PRIM_DEVICE:
+            tensor = args[0]
+            if isinstance(tensor, FakeTensor):
+                return _META if tensor.fake_mode.in_kernel else tensor.fake_device
+        return self._dispatch(func, args, kwargs or {})
+
+    def dispatch_outside_mode(
+        self,
+        func: torch._ops.OpOverload,
+        types: Sequence[type],
+        args: Sequence[object],
+        kwargs: Mapping[str, object],
+    ) -> object:
+        """An op on our fakes while the mode is not active (``FakeTensor.__torch_dispatch__``)."""
+        with torch._C._EnablePythonDispatcher():
+            return self._dispatch(func, args, kwargs)
+
+    def _dispatch(
+        self, func: torch._ops.OpOverload, args: Sequence[object], kwargs: Mapping[str, object]
+    ) -> object:
+        tensors = _tensors_in(args, kwargs)
+        for t in tensors:
+            if type(t) is not FakeTensor or t.fake_mode is not self:
+                converted = self._check_tensors(func, args, kwargs, tensors)
+                if converted is NotImplemented:
+                    return NotImplemented
+                args, kwargs = converted  # type: ignore[misc]  # a pair when not NotImplemented
+                tensors = _tensors_in(args, kwargs)
+                break
+        fakes: list[FakeTensor] = tensors  # type: ignore[assignment]  # all checked above
+        if fakes and self.constants and any(t.constant is not None for t in fakes):
+            if all(t.constant is not None for t in fakes):
+                out = _constant.propagate(self, func, args, kwargs, fakes)
+                if out is not _constant.NOT_CONSTANT:
+                    return out
+            _constant.invalidate_written(func, fakes)
+        handler = _dynamic.HANDLERS.get(id(func))
+        if handler is not None:
+            out = handler(self, func, args, kwargs)
+            if out is not NotImplemented:
+                return out
+        return self._run_cached(func, args, kwargs, fakes)
+
+    def _check_tensors(
+        self,
+        func: torch._ops.OpOverload,
+        args: Sequence[object],
+        kwargs: Mapping[str, object],
+        tensors: Sequence[torch.Tensor],
+    ) -> object:
+        """Refuse or convert tensors that are not our fakes; NotImplemented for other subclasses."""
+        for index, t in enumerate(tensors):
+            if isinstance(t, FakeTensor):
+                if t.fake_mode is not self:
+                    raise FakeModeMismatchError(
+                        f"{func}: tensor argument {index} ({t!r}) belongs to "
+                        f"{t.fake_mode!r}, but the op runs under {self!r}. Fake tensors "
+                        "of two modes cannot be mixed: make all of them with one mode "
+                        "(mode.from_tensor(real_tensor))."
+                    )
+            elif type(t) not in _REAL_TYPES:
+                return NotImplemented
+            elif func not in _LIFT_FNS and not self.allow_non_fake_inputs:
+                raise NonFakeInputError(
+                    f"{func}: tensor argument {index} is a real tensor "
+                    f"({tensor_str(t)}) but the op runs under {self!r}. Convert it "
+                    "first with mode.from_tensor(t), or create the mode with "
+                    "FakeTensorMode(allow_non_fake_inputs=True) to convert real "
+                    "tensors automatically."
+                )
+        if func in _LIFT_FNS:
+            t = tensors[0]
+            constant = t if _constant.may_be_constant(t) else None
+            fake = self.converter.from_tensor(t, static_shapes=True, constant=constant)
+            return (fake,), {}
+        swap = self._convert_real
+        return tuple(swap(a) for a in args), {k: swap(v) for k, v in kwargs.items()}
+
+    def _convert_real(self, value: object) -> object:
+        if isinstance(value, torch.Tensor) and not isinstance(value, FakeTensor):
+            return self.converter.from_tensor(value, static_shapes=True)
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._convert_real(v) for v in value)
+        return value
+
+    def _run_cached(
+        self,
+        func: torch._ops.OpOverload,
+        args: Sequence[object],
+        kwargs: Mapping[str, object],
+        fakes: Sequence[FakeTensor],
+    ) -> object:
+        cache = self.cache
+        key = cache.key(func, args, kwargs) if cache.enabled else None
+        if key is not None:
+            hit, out = cache.lookup(self, key, fakes)
+            if hit:
+                return out
+        symbolic = self.shape_env is not None and _is_symbolic(args, kwargs, fakes)
+        plan = self._plans.get((id(func), symbolic))
+        if plan is None:
+            plan = self._plans[(id(func), symbolic)] = choose_plan(func, symbolic)
+        unbacked_before = self.unbacked_count
+        out = run_plan(self, plan, func, args, kwargs, fakes)
+        if key is not None and self.unbacked_count == unbacked_before:
+            cache.store(key, out, fakes)
+        return out
+
+
+def _tensors_in(args: Sequence[object], kwargs: Mapping[str, object]) -> list[torch.Tensor]:
+    """The tensor arguments, in order (aten arguments nest at most one list deep)."""
+    found: list[torch.Tensor] = []
+    for value in itertools.chain(args, kwargs.values()):
+        if isinstance(value, torch.Tensor):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(v for v in value if isinstance(v, torch.Tensor))
+    return found
+
+
+def _is_symbolic(
+    args: Sequence[object], kwargs: Mapping[str, object], fakes: Sequence[FakeTensor]
+) -> bool:
+    if any(t._has_symbolic_sizes_strides for t in fakes):
+        return True
+    for value in itertools.chain(args, kwargs.values()):
+        if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+            return True
+        if isinstance(value, (list, tuple)) and any(isinstance(v, torch.SymInt) for v in value):
+            return True
+    return False

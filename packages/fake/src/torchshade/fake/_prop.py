@@ -1,0 +1,103 @@
+"""FakeTensorProp: run an FX graph on fake tensors, recording every value.
+
+After ``FakeTensorProp(gm).propagate(*inputs)`` each node of ``gm.graph``
+has:
+
+* ``node.meta["val"]``: its value on fake tensors (a ``FakeTensor``, a
+  SymInt, or a tuple/list of them), sizes kept symbolic;
+* ``node.meta["unbacked_bindings"]``: only on nodes that introduce unbacked
+  symbols (``nonzero``, ``item``, ...), a dict from each new symbol to where
+  it appears in the value: a tuple path such as ``("size", 0)`` (dimension 0
+  of the tensor) or ``(1, "size", 0)`` (of output 1) or ``()`` (the value
+  itself).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.fx
+
+from ._mode import FakeTensorMode
+from ._tensor import FakeTensor
+
+Path = tuple[str | int, ...]
+
+
+class FakeTensorProp(torch.fx.Interpreter):
+    """Fill ``node.meta["val"]`` for every node of an FX graph.
+
+    Example::
+
+        >>> gm = torch.fx.symbolic_trace(lambda x: x.relu() @ x.T)
+        >>> FakeTensorProp(gm).propagate(torch.empty(3, 4))
+        >>> [n.meta["val"] for n in gm.graph.nodes][-1]   # the output
+        FakeTensor(f32[3, 3], device='cpu')
+
+    Args:
+        module: the ``GraphModule`` to run.
+        mode: the ``FakeTensorMode`` to run under; a new static mode if None.
+    """
+
+    def __init__(self, module: torch.fx.GraphModule, mode: FakeTensorMode | None = None) -> None:
+        super().__init__(module)
+        self._mode = mode if mode is not None else FakeTensorMode()
+        self._bound: set[Any] = set()
+
+    def run_node(self, n: torch.fx.Node) -> Any:
+        result = super().run_node(n)
+        n.meta["val"] = self._snapshot(result)
+        bindings = self._new_unbacked(result, ())
+        if bindings:
+            n.meta["unbacked_bindings"] = bindings
+        return result
+
+    def propagate(self, *args: object) -> Any:
+        """Convert real tensor arguments with the mode, then run the graph."""
+        fakes = [self._mode.from_tensor(a) if isinstance(a, torch.Tensor) else a for a in args]
+        return self.propagate_dont_convert_inputs(*fakes)
+
+    def propagate_dont_convert_inputs(self, *args: object) -> Any:
+        """Run the graph on arguments that are already fake tensors of the mode."""
+        self._bound = set()
+        with self._mode:
+            return super().run(*args)
+
+    def _snapshot(self, value: object) -> object:
+        if isinstance(value, FakeTensor):
+            with self._mode, torch.no_grad():
+                return value.detach()
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._snapshot(v) for v in value)
+        return value
+
+    def _new_unbacked(self, value: object, path: Path) -> dict[Any, Path]:
+        """Unbacked symbols first seen in ``value``, each with where it appears."""
+        env = self._mode.shape_env
+        if env is None:
+            return {}
+        found: dict[Any, Path] = {}
+        if isinstance(value, torch.Tensor):
+            for i, size in enumerate(value.shape):
+                found.update(self._bind(size, (*path, "size", i)))
+            for i, stride in enumerate(value.stride()):
+                found.update(self._bind(stride, (*path, "stride", i)))
+            found.update(self._bind(value.storage_offset(), (*path, "storage_offset")))
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                found.update(self._new_unbacked(item, (*path, i)))
+        else:
+            found.update(self._bind(value, path))
+        return found
+
+    def _bind(self, value: object, path: Path) -> dict[Any, Path]:
+        if not isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+            return {}
+        expr = value.node.expr
+        if not getattr(expr, "is_Symbol", False) or expr in self._bound:
+            return {}
+        if not self._mode.shape_env.is_unbacked(expr):
+            return {}
+        self._bound.add(expr)
+        return {expr: path}

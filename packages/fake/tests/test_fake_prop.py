@@ -1,0 +1,59 @@
+"""FakeTensorProp fills node.meta["val"] and unbacked bindings."""
+
+from __future__ import annotations
+
+import torch
+import torch.fx
+from torch.fx.passes.fake_tensor_prop import FakeTensorProp as TorchFakeTensorProp
+
+from torchshade.fake import FakeTensor, FakeTensorMode, FakeTensorProp
+
+
+def _graph() -> torch.fx.GraphModule:
+    def f(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = torch.relu(x @ w)
+        return h.sum(0), h.t()
+
+    return torch.fx.symbolic_trace(f)
+
+
+def test_every_node_gets_a_value_like_torch() -> None:
+    gm = _graph()
+    x, w = torch.randn(3, 4), torch.randn(4, 5)
+    FakeTensorProp(gm).propagate(x, w)
+    ours = [n.meta["val"] for n in gm.graph.nodes]
+    TorchFakeTensorProp(gm).propagate(x, w)
+    theirs = [n.meta["val"] for n in gm.graph.nodes]
+    assert len(ours) == len(theirs) == 7
+    for a, b in zip(ours, theirs):
+        a_leaves = list(a) if isinstance(a, tuple) else [a]
+        b_leaves = list(b) if isinstance(b, tuple) else [b]
+        for ta, tb in zip(a_leaves, b_leaves):
+            assert isinstance(ta, FakeTensor)
+            assert (ta.shape, ta.stride(), ta.dtype) == (tb.shape, tb.stride(), tb.dtype)
+
+
+def test_symbols_stay_symbolic(sym_mode: FakeTensorMode) -> None:
+    gm = _graph()
+    x = sym_mode.from_tensor(torch.randn(3, 4), source="x")
+    w = sym_mode.from_tensor(torch.randn(4, 5), source="w")
+    FakeTensorProp(gm, sym_mode).propagate_dont_convert_inputs(x, w)
+    output = [n for n in gm.graph.nodes if n.op == "output"][0]
+    summed, transposed = output.meta["val"]
+    assert str(summed.shape) == "torch.Size([s3])"
+    assert str(transposed.shape) == "torch.Size([s3, s0])"
+
+
+def test_unbacked_bindings_are_recorded(sym_mode: FakeTensorMode) -> None:
+    def f(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        nz = torch.nonzero(x)
+        return nz, x.sum()
+
+    gm = torch.fx.symbolic_trace(f)
+    x = sym_mode.from_tensor(torch.randn(5), static_shapes=True)
+    FakeTensorProp(gm, sym_mode).propagate(x)
+    nodes = {n.name: n for n in gm.graph.nodes}
+    bindings = nodes["nonzero"].meta["unbacked_bindings"]
+    ((symbol, path),) = bindings.items()
+    assert path == ("size", 0) and str(symbol) == str(nodes["nonzero"].meta["val"].shape[0])
+    assert "unbacked_bindings" not in nodes["sum_1"].meta

@@ -1,0 +1,315 @@
+"""ShapeEnv: owns every symbol, decides on symbolic values, records guards.
+
+    env = ShapeEnv()
+    sizes, strides, offset = env.create_symbolic_sizes_strides_storage_offset(x, "x")
+    # sizes == (s0, s1) as torch.SymInt; branching on them records guards
+    env.format_guards()
+
+Defaults, chosen for the fewest surprising guards:
+
+* ``duck_shape=False``: two inputs whose example sizes happen to be equal get
+  different symbols, so a trace never silently requires them to be equal.
+  (torch's default is True.)  Where the program really needs equality, the
+  equality is a guard with its line, and one symbol replaces the other.
+* ``specialize_zero_one=True``: example sizes 0 and 1 become constants, and
+  every dynamic size gets the range [2, inf], so broadcasting questions
+  (``s0 == 1``?) are answered by the range without a guard.  (As torch.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sympy
+import torch
+
+from ._dims import DerivedDim, Dim
+from ._errors import DimHintMismatchError
+from ._guards import Guard, GuardFailure, GuardRecord, Provenance, RuntimeAssert
+from ._knowledge import Knowledge
+from ._ranges import ValueRanges
+from ._reasoner import Reasoner
+from ._symbols import BACKED_FLOAT, BACKED_INT, UNBACKED_FLOAT, UNBACKED_INT, is_unbacked_symbol
+
+SizeLike = int | torch.SymInt
+
+
+class DimDynamic(enum.Enum):
+    """How ``create_symbol`` treats one dimension.
+
+    STATIC:    the example size becomes a constant (a guard checks it).
+    DYNAMIC:   a fresh symbol (shared with equal sizes only if ``duck_shape``).
+    DUCK:      a symbol shared with every earlier DUCK/DYNAMIC size of equal hint.
+    SIZE_LIKE: a fresh symbol even for sizes 0 and 1, with range [0, inf].
+    """
+
+    STATIC = "static"
+    DYNAMIC = "dynamic"
+    DUCK = "duck"
+    SIZE_LIKE = "size_like"
+
+
+@dataclass
+class SymbolInfo:
+    """What the env knows about one symbol besides its range."""
+
+    symbol: Any
+    hint: int | float | None
+    sources: list[str] = field(default_factory=list)
+    dim: Dim | None = None
+    origin: Provenance | None = None
+
+
+class ShapeEnv(Reasoner):
+    """Owns symbols, their hints, ranges and sources, and the guards on them."""
+
+    def __init__(self, *, duck_shape: bool = False, specialize_zero_one: bool = True) -> None:
+        super().__init__()
+        self.duck_shape = duck_shape
+        self.specialize_zero_one = specialize_zero_one
+        self.infos: dict[Any, SymbolInfo] = {}
+        self._counters = {BACKED_INT: 0, BACKED_FLOAT: 0, UNBACKED_INT: 0, UNBACKED_FLOAT: 0}
+        self._duck: dict[int, Any] = {}
+        self._dim_symbols: dict[str, Any] = {}
+        # Attributes torch's meta kernels and fake impls read.
+        self.allow_dynamic_output_shape_ops = True
+        self.allow_scalar_outputs = True
+        self.unbacked_renamings: dict[Any, Any] = {}
+        self.pending_fresh_unbacked_symbols: list[Any] = []
+
+    # -- torch-compatible views of the knowledge ----------------------------
+    @property
+    def var_to_range(self) -> dict[Any, ValueRanges]:
+        return {s: self.knowledge.ranges.get(s, self.knowledge.default_range(s)) for s in self.infos}
+
+    @property
+    def replacements(self) -> dict[Any, Any]:
+        return dict(self.knowledge.replacements)
+
+    @property
+    def divisible(self) -> dict[Any, int]:
+        return dict(self.knowledge.divisible)
+
+    @property
+    def var_to_sources(self) -> dict[Any, list[str]]:
+        return {s: list(i.sources) for s, i in self.infos.items()}
+
+    @property
+    def backed_var_to_val(self) -> dict[Any, int | float]:
+        return dict(self.hints)
+
+    var_to_val = backed_var_to_val
+
+    def is_unbacked(self, symbol: Any) -> bool:
+        """True for a symbol with no hint (``u0``, ``zuf0``)."""
+        return is_unbacked_symbol(symbol)
+
+    def is_unbacked_symint(self, symbol: Any) -> bool:
+        return is_unbacked_symbol(symbol) and symbol.name.startswith(UNBACKED_INT)
+
+    # -- symbols -------------------------------------------------------------
+    def _new_symbol(self, prefix: str, hint: int | float | None, source: str | None,
+                    **assumptions: bool) -> Any:  # fmt: skip
+        index = self._counters[prefix]
+        self._counters[prefix] = index + 1
+        symbol = sympy.Symbol(f"{prefix}{index}", **assumptions)
+        self.infos[symbol] = SymbolInfo(symbol, hint, [source or symbol.name], None, Provenance.capture())
+        if hint is not None:
+            self.hints[symbol] = hint
+        return symbol
+
+    def create_symbol(self, hint: int, source: str, dynamic: DimDynamic = DimDynamic.DYNAMIC,
+                      *, dim: Dim | DerivedDim | None = None) -> Any:  # fmt: skip
+        """A sympy expression for an input size: a constant, a symbol, or a Dim's expression."""
+        if dim is not None:
+            return self._dim_expr(dim, hint, source)
+        small = hint in (0, 1) and self.specialize_zero_one and dynamic is not DimDynamic.SIZE_LIKE
+        if dynamic is DimDynamic.STATIC or small:
+            self.record_source_equality(source, sympy.Integer(hint), "static")
+            return sympy.Integer(hint)
+        duck = dynamic is DimDynamic.DUCK or (dynamic is DimDynamic.DYNAMIC and self.duck_shape)
+        if duck and hint in self._duck:
+            symbol = self._duck[hint]
+            self.infos[symbol].sources.append(source)
+            self.record_source_equality(source, symbol, "duck")
+            return symbol
+        symbol = self._new_symbol(BACKED_INT, hint, source, integer=True, nonnegative=True)
+        if self.specialize_zero_one and dynamic is not DimDynamic.SIZE_LIKE:
+            self.knowledge.ranges[symbol] = ValueRanges(2, float("inf"))
+            self.range_origin[symbol] = self.infos[symbol].origin
+        if duck:
+            self._duck[hint] = symbol
+        return symbol
+
+    def _dim_expr(self, dim: Dim | DerivedDim, hint: int, source: str) -> Any:
+        root = dim.root if isinstance(dim, DerivedDim) else dim
+        coeff, offset = (dim.coeff, dim.offset) if isinstance(dim, DerivedDim) else (1, 0)
+        root_hint = (hint - offset) // coeff
+        if (hint - offset) % coeff or not root.min <= root_hint <= root.max:
+            why = (f"no int value of {root.name} gives {dim} == {hint}" if (hint - offset) % coeff
+                   else f"{root.name} would be {root_hint}, outside [{root.min}, {root.max}]")  # fmt: skip
+            raise DimHintMismatchError(
+                f"{source} = {hint} does not fit {dim}: {why}. "
+                "Pass an example input that satisfies the declared Dim, or change the Dim."
+            )
+        symbol = self._dim_symbols.get(root.name)
+        if symbol is None:
+            shifted = f"({source} - {offset})" if offset > 0 else f"({source} + {-offset})" if offset else source
+            text = shifted if coeff == 1 else f"({shifted} // {coeff})"
+            symbol = self._new_symbol(BACKED_INT, root_hint, text, integer=True, nonnegative=True)
+            self.infos[symbol].dim = root
+            self._dim_symbols[root.name] = symbol
+            self.knowledge.ranges[symbol] = ValueRanges(root.min, root.max)
+            self.knowledge.protected.add(symbol)
+            self.range_origin[symbol] = self.infos[symbol].origin
+            expr = coeff * symbol + offset
+            if coeff != 1:
+                self.record_source_equality(source, expr, "dim")
+            return expr
+        if self.hints[symbol] != root_hint:
+            first = self.infos[symbol].sources[0]
+            raise DimHintMismatchError(
+                f"{source} = {hint} does not fit {dim}: {root.name} is {self.hints[symbol]} "
+                f"(from {first}), so {dim} would be {coeff * self.hints[symbol] + offset}. "
+                "Pass example inputs whose sizes agree with the declared Dims."
+            )
+        self.infos[symbol].sources.append(source)
+        expr = coeff * symbol + offset
+        self.record_source_equality(source, expr, "dim")
+        return expr
+
+    def create_symint(self, hint: int, source: str, dynamic: DimDynamic = DimDynamic.DYNAMIC) -> SizeLike:
+        """A SymInt for an int input named ``source`` (an int if it specializes)."""
+        return self.symint_from_expr(self.create_symbol(hint, source, dynamic), hint)
+
+    def create_symbolic_sizes_strides_storage_offset(
+        self,
+        t: torch.Tensor,
+        source: str,
+        *,
+        dynamic_dims: Sequence[DimDynamic] | None = None,
+        dims: Mapping[int, Dim | DerivedDim] | None = None,
+    ) -> tuple[tuple[SizeLike, ...], tuple[SizeLike, ...], SizeLike]:
+        """Symbolic sizes, strides and storage offset for ``t``, named ``source``.
+
+        Size ``i`` has source ``f"{source}.size()[{i}]"``.  Strides of a
+        contiguous (or dense, permuted) tensor are products of sizes; any
+        other stride gets its own symbol.  ``dims`` maps dimensions to ``Dim``
+        constraints.
+        """
+        policy = dynamic_dims if dynamic_dims is not None else [DimDynamic.DYNAMIC] * t.dim()
+        if len(policy) != t.dim():
+            raise ValueError(
+                f"dynamic_dims has {len(policy)} entries but {source} has {t.dim()} dimensions; "
+                "pass one DimDynamic per dimension"
+            )
+        dims = dims or {}
+        size_exprs = [
+            self.create_symbol(int(n), f"{source}.size()[{i}]", policy[i], dim=dims.get(i))
+            for i, n in enumerate(t.size())
+        ]
+        stride_exprs = self._stride_exprs(t, source, size_exprs, policy)
+        offset = self.create_symbol(int(t.storage_offset()), f"{source}.storage_offset()", DimDynamic.STATIC)
+        return (
+            tuple(self.symint_from_expr(e, int(n)) for e, n in zip(size_exprs, t.size())),
+            tuple(self.symint_from_expr(e, int(n)) for e, n in zip(stride_exprs, t.stride())),
+            self.symint_from_expr(offset, int(t.storage_offset())),
+        )
+
+    def _stride_exprs(self, t: torch.Tensor, source: str, sizes: list[Any],
+                      policy: Sequence[DimDynamic]) -> list[Any]:  # fmt: skip
+        """Strides as products of sizes, innermost first, where the layout is dense."""
+        strides = [int(s) for s in t.stride()]
+        out: list[Any] = [None] * len(strides)
+        expected, expected_expr = 1, sympy.Integer(1)
+        for i in sorted(range(len(strides)), key=lambda d: (strides[d], -d)):
+            source_i = f"{source}.stride()[{i}]"
+            if strides[i] == expected or all(p is DimDynamic.STATIC for p in policy):
+                out[i] = expected_expr if strides[i] == expected else sympy.Integer(strides[i])
+                self.record_source_equality(source_i, out[i], "layout")
+            else:
+                out[i] = self.create_symbol(strides[i], source_i, DimDynamic.DYNAMIC)
+            expected = strides[i] * int(t.size(i))
+            expected_expr = out[i] * sizes[i]
+        return out
+
+    def create_unbacked_symint(self, source: str | None = None) -> torch.SymInt:
+        """A fresh int ``u<n>`` with no hint and range [-inf, inf]."""
+        symbol = self._new_symbol(UNBACKED_INT, None, source, integer=True)
+        self.pending_fresh_unbacked_symbols.append(symbol)
+        return torch.SymInt(self.node(symbol, None, int))
+
+    def create_unbacked_symfloat(self, source: str | None = None) -> torch.SymFloat:
+        """A fresh float ``zuf<n>`` with no hint."""
+        symbol = self._new_symbol(UNBACKED_FLOAT, None, source, real=True)
+        self.pending_fresh_unbacked_symbols.append(symbol)
+        return torch.SymFloat(self.node(symbol, None, float))
+
+    def create_unbacked_symbool(self, source: str | None = None) -> torch.SymBool:
+        """A fresh bool: ``Eq(u<n>, 1)`` for an unbacked int ``u<n>`` in [0, 1]."""
+        symbol = self._new_symbol(UNBACKED_INT, None, source, integer=True)
+        self.knowledge.ranges[symbol] = ValueRanges(0, 1)
+        self.pending_fresh_unbacked_symbols.append(symbol)
+        return torch.SymBool(self.node(sympy.Eq(symbol, 1), None, bool))
+
+    def create_symfloat(self, hint: float, source: str) -> torch.SymFloat:
+        """A backed float symbol ``zf<n>`` for a float input named ``source``."""
+        symbol = self._new_symbol(BACKED_FLOAT, float(hint), source, real=True)
+        return torch.SymFloat(self.node(symbol, float(hint), float))
+
+    def symint_from_expr(self, expr: Any, hint: int | None) -> SizeLike:
+        """A plain int for a constant expression, else a SymInt on our node."""
+        if expr.is_Integer:
+            return int(expr)
+        return torch.SymInt(self.node(expr, hint, int))
+
+    # -- guards out ------------------------------------------------------------
+    @contextlib.contextmanager
+    def suppress_guards(self) -> Iterator[None]:
+        """Inside, decisions answer from hints but record no guard and learn nothing."""
+        self.suppressed += 1
+        try:
+            yield
+        finally:
+            self.suppressed -= 1
+
+    @property
+    def guards(self) -> list[Guard]:
+        """The minimal guards, as data (built lazily, cached until something changes)."""
+        return self.build_guards()
+
+    @property
+    def runtime_asserts(self) -> list[RuntimeAssert]:
+        """Conditions on unbacked symbols promised with ``torch._check``."""
+        return list(self.asserts)
+
+    def format_guards(self) -> str:
+        """One line per guard: Python source, sympy text and provenance."""
+        return "\n".join(f" - {g}" for g in self.guards)
+
+    def format_runtime_asserts(self) -> str:
+        return "\n".join(f" - {a}" for a in self.asserts)
+
+    def check_guards(self, inputs: Mapping[str, object]) -> list[GuardFailure]:
+        """Evaluate every guard on new ``inputs`` (by source name); the ones that fail."""
+        return self.failed_guards(inputs)
+
+    def evaluate_guards(self, inputs: Mapping[str, object]) -> bool:
+        """True when ``inputs`` satisfy every guard."""
+        return not self.failed_guards(inputs)
+
+    def record_source_equality(self, source: str, expr: Any, kind: str) -> None:
+        if not self.suppressed:
+            self.records.append(GuardRecord(expr, Provenance.capture(), kind, sources=(source,)))
+            self.version_bump()
+
+    def names(self) -> dict[Any, str]:
+        """Each symbol's first source, for printing guards as Python."""
+        return {s: i.sources[0] for s, i in self.infos.items()}
+
+    def __repr__(self) -> str:
+        return f"ShapeEnv({len(self.infos)} symbols, {len(self.records)} guards recorded)"

@@ -1,0 +1,233 @@
+"""Sympy functions with Python's integer and float semantics.
+
+sympy's own ``floor(a / b)`` and ``Mod`` reason over the rationals and can
+be slow to simplify; shapes need Python's ``//`` and ``%`` on integers, with
+cheap, bounded rewriting.  Each function here folds constants exactly as
+Python would and applies a few local rules in ``eval`` (never
+``sympy.simplify``):
+
+    FloorDiv(a, b)      a // b    (rounds towards -inf)
+    PyMod(a, b)         a % b     (sign of the divisor, like Python)
+    IntTrueDiv(a, b)    a / b     on ints, a float
+    ToFloat(a)          float(a)
+    PowByNatural(a, b)  a ** b    b >= 0, an int
+    FloatPow(a, b)      a ** b    on floats
+    TruncToInt(a)       math.trunc(a)   (likewise FloorToInt, CeilToInt, RoundToInt)
+
+``ceil_div(a, b)`` is ``-FloorDiv(-a, b)``; min/max are sympy's ``Min``/``Max``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import sympy
+
+__all__ = [
+    "CeilToInt",
+    "FloatPow",
+    "FloorDiv",
+    "FloorToInt",
+    "IntTrueDiv",
+    "PowByNatural",
+    "PyMod",
+    "RoundToInt",
+    "ToFloat",
+    "TruncToInt",
+    "ceil_div",
+    "is_bool_expr",
+]
+
+
+def _int_coeff(expr: Any) -> tuple[int, Any]:
+    """Split ``expr`` into an integer coefficient and the rest (``6*s0`` -> 6, s0)."""
+    coeff, rest = expr.as_coeff_Mul()
+    if coeff.is_Integer:
+        return int(coeff), rest
+    return 1, expr
+
+
+# sympy is untyped, so every subclass of a sympy class is a subclass of Any.
+class FloorDiv(sympy.Function):  # type: ignore[misc]  # sympy ships no types
+    """Python's ``a // b`` on integers."""
+
+    nargs = (2,)
+    is_integer = True
+    precedence = 50
+
+    @classmethod
+    def eval(cls, base: Any, divisor: Any) -> Any:
+        if base.is_Integer and divisor.is_Integer:
+            if divisor == 0:
+                raise ZeroDivisionError("integer division by zero in a shape expression")
+            return sympy.Integer(int(base) // int(divisor))
+        if divisor == 1:
+            return base
+        if base == 0:
+            return sympy.Integer(0)
+        exact = _exact_quotient(base, divisor)
+        if exact is not None:
+            return exact
+        if not (divisor.is_Integer and divisor > 0):
+            return None
+        d = int(divisor)
+        if isinstance(base, FloorDiv) and base.args[1].is_Integer and base.args[1] > 0:
+            return FloorDiv(base.args[0], base.args[1] * d)
+        return _floordiv_split_terms(base, d)
+
+    def _sympystr(self, printer: Any) -> str:
+        a, b = (printer.parenthesize(arg, self.precedence) for arg in self.args)
+        return f"({a}//{b})"
+
+
+def _floordiv_split_terms(base: Any, d: int) -> Any:
+    """(k*d*x + r) // d == k*x + r // d for integer terms; None when nothing splits."""
+    terms = sympy.Add.make_args(base)
+    whole, rest = [], []
+    for term in terms:
+        coeff, sym = _int_coeff(term)
+        if coeff % d == 0 and (sym.is_integer or sym == 1):
+            whole.append(sympy.Integer(coeff // d) * sym)
+        else:
+            rest.append(term)
+    if not whole:
+        return None
+    remainder = sympy.Add(*rest)
+    return sympy.Add(*whole) + (FloorDiv(remainder, d) if rest else 0)
+
+
+class PyMod(sympy.Function):  # type: ignore[misc]  # sympy ships no types
+    """Python's ``a % b`` on integers: the result has the sign of ``b``."""
+
+    nargs = (2,)
+    is_integer = True
+    precedence = 50
+
+    @classmethod
+    def eval(cls, base: Any, divisor: Any) -> Any:
+        if base.is_Integer and divisor.is_Integer:
+            if divisor == 0:
+                raise ZeroDivisionError("integer modulo by zero in a shape expression")
+            return sympy.Integer(int(base) % int(divisor))
+        if divisor == 1 or divisor == -1 or base == 0 or base == divisor:
+            return sympy.Integer(0)
+        if _exact_quotient(base, divisor) is not None:
+            return sympy.Integer(0)
+        if not divisor.is_Integer:
+            return None
+        d = int(divisor)
+        if isinstance(base, PyMod) and base.args[1] == divisor:
+            return base
+        kept = [t for t in sympy.Add.make_args(base) if not _multiple_of(t, d)]
+        if len(kept) != len(sympy.Add.make_args(base)):
+            return PyMod(sympy.Add(*kept), divisor)
+        return None
+
+    def _eval_is_nonnegative(self) -> bool | None:
+        return True if self.args[1].is_positive else None
+
+    def _sympystr(self, printer: Any) -> str:
+        return f"Mod({printer.doprint(self.args[0])}, {printer.doprint(self.args[1])})"
+
+
+def _exact_quotient(base: Any, divisor: Any) -> Any:
+    """``base / divisor`` when it is structurally an integer (``(a*b)/a`` -> b), else None.
+
+    Dividing by zero is a Python error whatever the quotient, so ``a // a`` is 1.
+    """
+    if divisor.is_Number or not (base.is_integer and divisor.is_integer):
+        return None
+    q = base / divisor
+    return q if q.is_integer else None
+
+
+def _multiple_of(term: Any, d: int) -> bool:
+    coeff, rest = _int_coeff(term)
+    return bool(coeff % d == 0 and (rest.is_integer or rest == 1))
+
+
+class IntTrueDiv(sympy.Function):  # type: ignore[misc]  # sympy ships no types
+    """Python's ``a / b`` on two ints: a float."""
+
+    nargs = (2,)
+    is_real = True
+
+    @classmethod
+    def eval(cls, a: Any, b: Any) -> Any:
+        if a.is_Integer and b.is_Integer:
+            if b == 0:
+                raise ZeroDivisionError("division by zero in a shape expression")
+            return sympy.Float(int(a) / int(b))
+        return None
+
+
+class ToFloat(sympy.Function):  # type: ignore[misc]  # sympy ships no types
+    """Python's ``float(a)`` on an int."""
+
+    nargs = (1,)
+    is_real = True
+
+    @classmethod
+    def eval(cls, a: Any) -> Any:
+        if a.is_Number:
+            return sympy.Float(float(a))
+        if isinstance(a, ToFloat) or (a.is_Float):
+            return a
+        return None
+
+
+class PowByNatural(sympy.Function):  # type: ignore[misc]  # sympy ships no types
+    """Python's ``a ** b`` on ints with ``b >= 0`` (an int)."""
+
+    nargs = (2,)
+    is_integer = True
+
+    @classmethod
+    def eval(cls, base: Any, exp: Any) -> Any:
+        if exp.is_Integer and int(exp) >= 0:
+            return sympy.Pow(base, exp) if int(exp) != 1 else base
+        return None
+
+
+class FloatPow(sympy.Function):  # type: ignore[misc]  # sympy ships no types
+    """Python's ``a ** b`` on floats."""
+
+    nargs = (2,)
+    is_real = True
+
+    @classmethod
+    def eval(cls, base: Any, exp: Any) -> Any:
+        if base.is_Number and exp.is_Number:
+            return sympy.Float(float(base) ** float(exp))
+        return None
+
+
+def _make_float_to_int(name: str, fn: Any, doc: str) -> Any:
+    def eval_(cls: Any, a: Any) -> Any:
+        if a.is_Number:
+            return sympy.Integer(fn(float(a)))
+        if a.is_integer:
+            return a
+        return None
+
+    attrs = {"nargs": (1,), "is_integer": True, "eval": classmethod(eval_), "__doc__": doc}
+    return type(name, (sympy.Function,), attrs)
+
+
+TruncToInt: Any = _make_float_to_int("TruncToInt", math.trunc, "Python's math.trunc(a).")
+FloorToInt: Any = _make_float_to_int("FloorToInt", math.floor, "Python's math.floor(a).")
+CeilToInt: Any = _make_float_to_int("CeilToInt", math.ceil, "Python's math.ceil(a).")
+RoundToInt: Any = _make_float_to_int("RoundToInt", round, "Python's round(a) (half to even).")
+
+
+def is_bool_expr(expr: Any) -> bool:
+    """True for sympy booleans, relationals included (sympy's ``is_Boolean`` misses those)."""
+    if expr.is_Symbol:  # sympy makes every Symbol a Boolean too; ours are numbers
+        return False
+    return bool(expr.is_Boolean) or isinstance(expr, sympy.logic.boolalg.Boolean)
+
+
+def ceil_div(a: Any, b: Any) -> Any:
+    """Python's ``-(-a // b)``."""
+    return -FloorDiv(-a, b)

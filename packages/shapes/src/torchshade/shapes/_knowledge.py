@@ -1,0 +1,319 @@
+"""What the shape environment knows: ranges, replacements, divisibility, facts.
+
+``Knowledge`` answers "is this expression statically decided?" without
+guarding.  It learns from each decided fact:
+
+    Eq(s1, 2*s0)         -> replacement  s1 := 2*s0
+    Eq(Mod(s0, 2), 0)    -> divisibility s0 % 2 == 0
+    s0 >= 3 (one symbol) -> value range  s0 in [3, inf]
+    anything else        -> a fact on the difference of its sides
+
+Answers are cached on the (interned) sympy expression and invalidated by a
+version counter whenever something new is learned.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+
+from ._expr import FloorDiv, PyMod, is_bool_expr
+from ._ranges import RELATIONAL_OPS, UNKNOWN, Bounder, ValueRanges, _compare
+
+NEGATE = {sympy.Eq: sympy.Ne, sympy.Ne: sympy.Eq, sympy.Lt: sympy.Ge, sympy.Ge: sympy.Lt,
+          sympy.Le: sympy.Gt, sympy.Gt: sympy.Le}  # fmt: skip
+NONNEG = ValueRanges(0, math.inf)
+
+
+def negate(expr: Any) -> Any:
+    """The logical negation, keeping relationals relational (``Not(a < b)`` -> ``a >= b``)."""
+    op = NEGATE.get(type(expr))
+    if op is not None:
+        return op(*expr.args)
+    if isinstance(expr, sympy.Not):
+        return expr.args[0]
+    return sympy.Not(expr)
+
+
+def canonical_diff(expr: Any) -> tuple[str, Any]:
+    """A relational as ``(op, d)`` meaning ``d op 0``, with ``>``/``>=`` flipped."""
+    op = RELATIONAL_OPS[type(expr)]
+    diff = expr.args[0] - expr.args[1]
+    if op in (">", ">="):
+        return ("<" if op == ">" else "<="), -diff
+    if op in ("==", "!=") and diff.could_extract_minus_sign():
+        return op, -diff
+    return op, diff
+
+
+@dataclass(frozen=True, slots=True)
+class Learned:
+    """What ``Knowledge.learn`` did with a fact: its kind and the symbol it touched."""
+
+    kind: str  # "replacement", "divisible", "range", "fact", "known"
+    symbol: Any = None
+
+
+class Knowledge:
+    """Replacements, divisibility, ranges and facts; static evaluation over them."""
+
+    def __init__(self) -> None:
+        self.ranges: dict[Any, ValueRanges] = {}
+        self.replacements: dict[Any, Any] = {}
+        self.divisible: dict[Any, int] = {}
+        self.diff_ranges: dict[Any, ValueRanges] = {}
+        self.nonzero: set[Any] = set()
+        self.bool_facts: dict[Any, bool] = {}
+        self.version = 0
+        self._simplified: dict[Any, Any] = {}
+        self._static: dict[Any, Any] = {}
+        self._cache_version = 0
+        # Symbols with a user's Dim: replaced only when nothing else can be.
+        self.protected: set[Any] = set()
+
+    # -- queries ---------------------------------------------------------
+    def default_range(self, symbol: Any) -> ValueRanges:
+        if symbol.is_nonnegative:
+            return NONNEG
+        if symbol.is_Boolean:
+            return ValueRanges(0, 1)
+        return UNKNOWN
+
+    def _sync(self) -> None:
+        if self._cache_version != self.version:
+            self._simplified.clear()
+            self._static.clear()
+            self._cache_version = self.version
+
+    def simplify(self, expr: Any) -> Any:
+        """``expr`` with replacements and divisibility applied (cached, bounded work)."""
+        self._sync()
+        found = self._simplified.get(expr)
+        if found is None:
+            found = expr
+            if self.replacements and not expr.is_Atom:
+                found = found.xreplace(self.replacements)
+            elif expr in self.replacements:
+                found = self.replacements[expr]
+            if self.divisible and found.has(PyMod, FloorDiv):
+                found = self._apply_divisibility(found)
+            if not found.is_Atom and found.has(sympy.Max, sympy.Min):
+                found = self._drop_dominated(found)
+            self._simplified[expr] = found
+        return found
+
+    def _apply_divisibility(self, expr: Any) -> Any:
+        """``Mod(t, k)`` -> 0 and ``FloorDiv(t, k)`` -> ``t / k`` where t is a known multiple of k."""
+
+        def multiple(term: Any, k: int) -> bool:
+            c = 1
+            for f in sympy.Mul.make_args(term):
+                if f.is_Integer:
+                    c *= int(f)
+                    continue
+                base, exp = f.as_base_exp()
+                if exp.is_Integer and exp > 0:
+                    c *= self.divisible.get(base, 1) ** int(exp)
+            return c % k == 0
+
+        def rewrite(e: Any) -> Any:
+            if e.is_Atom:
+                return e
+            args = [rewrite(a) for a in e.args]
+            if isinstance(e, (PyMod, FloorDiv)) and args[1].is_Integer and args[1] != 0:
+                k = int(args[1])
+                if all(multiple(t, k) for t in sympy.Add.make_args(args[0])):
+                    return sympy.Integer(0) if isinstance(e, PyMod) else args[0] / k
+            return e.func(*args) if args != list(e.args) else e
+
+        return rewrite(expr)
+
+    def _drop_dominated(self, expr: Any) -> Any:
+        """``Max(1, s0)`` -> ``s0`` when the ranges say s0 >= 1 (likewise Min)."""
+        bounder = _FactBounder(self)
+
+        def rewrite(e: Any) -> Any:
+            if e.is_Atom:
+                return e
+            args = [rewrite(a) for a in e.args]
+            if isinstance(e, (sympy.Max, sympy.Min)):
+                is_max = isinstance(e, sympy.Max)
+                ranges = [bounder.bound(a) for a in args]
+                for a, r in zip(args, ranges):
+                    if all((r.lower >= o.upper) if is_max else (r.upper <= o.lower)
+                           for o in ranges if o is not r):  # fmt: skip
+                        return a
+            return e.func(*args) if args != list(e.args) else e
+
+        return rewrite(expr)
+
+    def bound(self, expr: Any) -> ValueRanges:
+        """The value range of ``expr`` under everything known."""
+        return _FactBounder(self).bound(self.simplify(expr))
+
+    def evaluate_static(self, expr: Any) -> Any:
+        """``expr``'s value if decided without a guard (sympy true/false/number), else None."""
+        self._sync()
+        if expr in self._static:
+            return self._static[expr]
+        result = self._evaluate(self.simplify(expr))
+        self._static[expr] = result
+        return result
+
+    def _evaluate(self, e: Any) -> Any:
+        if e.is_Number or e is sympy.true or e is sympy.false:
+            return e
+        if e in self.bool_facts:
+            return sympy.true if self.bool_facts[e] else sympy.false
+        if type(e) in RELATIONAL_OPS:
+            op, d = canonical_diff(e)
+            if op in ("==", "!=") and d in self.nonzero:
+                return sympy.true if op == "!=" else sympy.false
+            r = _compare(op, self.bound(d))
+        else:
+            r = self.bound(e)
+        if not r.is_point():
+            return None
+        if is_bool_expr(e):
+            return sympy.true if r.lower == 1 else sympy.false
+        v = r.lower
+        return sympy.Integer(v) if isinstance(v, int) else sympy.Float(v)
+
+    # -- learning --------------------------------------------------------
+    def learn(self, fact: Any) -> list[Learned]:
+        """Record that ``fact`` holds (it is already known to be true for the hints)."""
+        fact = self.simplify(fact)
+        if fact is sympy.true:
+            return [Learned("known")]
+        if isinstance(fact, sympy.And):
+            return [item for arg in fact.args for item in self.learn(arg)]
+        if isinstance(fact, sympy.Not) and type(fact.args[0]) in NEGATE:
+            return self.learn(negate(fact.args[0]))
+        self.version += 1
+        if type(fact) not in RELATIONAL_OPS:
+            self.bool_facts[fact] = True
+            self.bool_facts[negate(fact)] = False
+            return [Learned("fact")]
+        return [self._learn_relational(fact)]
+
+    def _learn_relational(self, fact: Any) -> Learned:
+        op, d = canonical_diff(fact)
+        if op == "==":
+            target = self._solve(d)
+            if target is not None:
+                return target
+            if isinstance(d, PyMod) and d.args[1].is_Integer and d.args[0].is_Symbol:
+                s, k = d.args[0], int(d.args[1])
+                self.divisible[s] = math.lcm(self.divisible.get(s, 1), abs(k))
+                self._tighten(s)
+                return Learned("divisible", s)
+        if op == "!=":
+            edge = self._learn_excluded_edge(d)
+            if edge is not None:
+                return edge
+            self.nonzero.add(d)
+            return Learned("fact")
+        learned = self._learn_symbol_bound(op, d)
+        if learned is not None:
+            return learned
+        interval = {"==": ValueRanges(0, 0), "<": ValueRanges(-math.inf, -1 if d.is_integer else 0),
+                    "<=": ValueRanges(-math.inf, 0)}[op]  # fmt: skip
+        self.diff_ranges[d] = self.diff_ranges.get(d, UNKNOWN).intersect(interval)
+        return Learned("fact")
+
+    def _solve(self, d: Any) -> Learned | None:
+        """For ``d == 0`` linear in a symbol with coefficient +-1, replace that symbol."""
+        candidates = sorted(d.free_symbols, key=_symbol_order, reverse=True)
+        candidates.sort(key=lambda s: s in self.protected)
+        for s in candidates:
+            coeff = d.coeff(s)
+            if coeff not in (1, -1) or s in (d - coeff * s).free_symbols:
+                continue
+            self.add_replacement(s, -(d - coeff * s) * coeff)
+            return Learned("replacement", s)
+        return None
+
+    def add_replacement(self, symbol: Any, value: Any) -> None:
+        if value.is_Symbol:
+            merged = self.ranges.get(value, self.default_range(value)).intersect(
+                self.ranges.get(symbol, self.default_range(symbol))
+            )
+            self.ranges[value] = merged
+        self.replacements = {k: v.xreplace({symbol: value}) for k, v in self.replacements.items()}
+        self.replacements[symbol] = value
+        self.version += 1
+
+    def _learn_symbol_bound(self, op: str, d: Any) -> Learned | None:
+        """``c*s + k  op 0`` with one symbol: narrow that symbol's range."""
+        if len(d.free_symbols) != 1:
+            return None
+        (s,) = d.free_symbols
+        coeff = d.coeff(s)
+        rest = d - coeff * s
+        if not (coeff.is_Integer and coeff != 0 and rest.is_Integer and s.is_integer):
+            return None
+        c, k = int(coeff), int(rest)
+        hi = -k - (1 if op == "<" else 0)  # c*s <= hi (or == for "==")
+        lo_s: float | int
+        hi_s: float | int
+        if op == "==":
+            lo_s = hi_s = hi // c
+        elif c > 0:
+            lo_s, hi_s = -math.inf, hi // c
+        else:
+            lo_s, hi_s = -((-hi) // c), math.inf
+        old = self.ranges.get(s, self.default_range(s))
+        self.ranges[s] = old.intersect(ValueRanges(lo_s, hi_s))
+        self._tighten(s)
+        return Learned("range", s)
+
+    def _learn_excluded_edge(self, d: Any) -> Learned | None:
+        """``s != c`` where c is an end of s's range: move that end inwards."""
+        if not (d.is_Add and len(d.free_symbols) == 1):
+            return None
+        (s,) = d.free_symbols
+        if d.coeff(s) not in (1, -1) or not (d - d.coeff(s) * s).is_Integer or not s.is_integer:
+            return None
+        c = -(d - d.coeff(s) * s) * d.coeff(s)
+        r = self.ranges.get(s, self.default_range(s))
+        if c == r.lower:
+            self.ranges[s] = ValueRanges(r.lower + 1, r.upper)
+        elif c == r.upper:
+            self.ranges[s] = ValueRanges(r.lower, r.upper - 1)
+        else:
+            return None
+        self._tighten(s)
+        return Learned("range", s)
+
+    def _tighten(self, s: Any) -> None:
+        """Round the ends of a divisible symbol's range to multiples of its divisor."""
+        k = self.divisible.get(s)
+        r = self.ranges.get(s)
+        if k is None or r is None:
+            return
+        lo = r.lower if math.isinf(r.lower) else -((-int(r.lower)) // k) * k
+        hi = r.upper if math.isinf(r.upper) else (int(r.upper) // k) * k
+        self.ranges[s] = ValueRanges(lo, hi)
+
+
+def _symbol_order(s: Any) -> tuple[int, str, int]:
+    name: str = s.name
+    prefix = name.rstrip("0123456789")
+    digits = name[len(prefix):]
+    return (1 if prefix.startswith("u") else 0, prefix, int(digits) if digits else -1)
+
+
+class _FactBounder(Bounder):
+    """A Bounder that also knows ranges learned for compound expressions."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        super().__init__(knowledge.ranges, knowledge.default_range)
+        self._diffs = knowledge.diff_ranges
+
+    def _bound(self, e: Any) -> ValueRanges:
+        r = super()._bound(e)
+        extra = self._diffs.get(e) if self._diffs else None
+        return r if extra is None else r.intersect(extra)

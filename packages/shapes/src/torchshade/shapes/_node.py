@@ -1,0 +1,348 @@
+"""SymNode: the Python object behind ``torch.SymInt`` / ``SymFloat`` / ``SymBool``.
+
+torch's C++ calls 56 methods on it by name (``python_symnode.h``) and torch's
+Python magic methods (installed on ``torch.SymInt`` at import) call the same
+ones plus ``is_constant``.  A node holds:
+
+    expr        the sympy expression (s0*s1, Eq(u0, 1), ...)
+    hint        the example value as a plain Python number (None if unbacked)
+    pytype      int, float or bool
+    constant    the value for wrapped literals (``wrap_int(3)``), else None
+    shape_env   the ShapeEnv that decides on it
+    fx_node     set by a tracer; None otherwise
+
+Hints are computed alongside expressions with Python's own operators, so no
+sympy substitution is ever needed to know a value.  Expressions for each
+(op, operands) are cached on the env, keyed by the interned sympy objects.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import operator
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sympy
+
+from ._expr import (
+    CeilToInt,
+    FloatPow,
+    FloorDiv,
+    FloorToInt,
+    IntTrueDiv,
+    PowByNatural,
+    PyMod,
+    RoundToInt,
+    ToFloat,
+    TruncToInt,
+)
+from ._sizes_strides import SIZES_STRIDES
+
+if TYPE_CHECKING:
+    from ._reasoner import Reasoner
+
+Hint = int | float | bool | None
+
+
+class SymNode:
+    """One symbolic int/float/bool value; see the module docstring."""
+
+    __slots__ = ("expr", "shape_env", "pytype", "_hint", "constant", "fx_node")
+
+    def __init__(self, expr: Any, shape_env: Reasoner, pytype: type, hint: Hint,
+                 constant: int | float | bool | None = None) -> None:  # fmt: skip
+        self.expr = expr
+        self.shape_env = shape_env
+        self.pytype = pytype
+        self._hint = hint
+        self.constant = constant
+        self.fx_node: object = None
+
+    if TYPE_CHECKING:  # installed from _OPS below; declared here for type checkers
+
+        def add(self, other: SymNode) -> SymNode: ...
+        def sub(self, other: SymNode) -> SymNode: ...
+        def mul(self, other: SymNode) -> SymNode: ...
+        def mod(self, other: SymNode) -> SymNode: ...
+        def floordiv(self, other: SymNode) -> SymNode: ...
+        def int_floordiv(self, other: SymNode) -> SymNode: ...
+        def truediv(self, other: SymNode) -> SymNode: ...
+        def int_truediv(self, other: SymNode) -> SymNode: ...
+        def float_truediv(self, other: SymNode) -> SymNode: ...
+        def pow(self, other: SymNode) -> SymNode: ...
+        def pow_by_natural(self, other: SymNode) -> SymNode: ...
+        def float_pow(self, other: SymNode) -> SymNode: ...
+        def eq(self, other: SymNode) -> SymNode: ...
+        def ne(self, other: SymNode) -> SymNode: ...
+        def lt(self, other: SymNode) -> SymNode: ...
+        def le(self, other: SymNode) -> SymNode: ...
+        def gt(self, other: SymNode) -> SymNode: ...
+        def ge(self, other: SymNode) -> SymNode: ...
+        def sym_min(self, other: SymNode) -> SymNode: ...
+        def sym_max(self, other: SymNode) -> SymNode: ...
+        def sym_and(self, other: SymNode) -> SymNode: ...
+        def sym_or(self, other: SymNode) -> SymNode: ...
+        def and_(self, other: SymNode) -> SymNode: ...
+        def or_(self, other: SymNode) -> SymNode: ...
+        def sym_not(self) -> SymNode: ...
+        def neg(self) -> SymNode: ...
+        def pos(self) -> SymNode: ...
+        def abs(self) -> SymNode: ...
+        def ceil(self) -> SymNode: ...
+        def floor(self) -> SymNode: ...
+        def trunc(self) -> SymNode: ...
+        def sym_int(self) -> SymNode: ...
+        def sym_float(self) -> SymNode: ...
+        def is_integer(self) -> SymNode: ...
+        def round(self) -> SymNode: ...
+
+    @property
+    def hint(self) -> Hint:
+        return self._hint
+
+    # -- type queries: C++ compares the result with the True singleton ------
+    def is_int(self) -> bool:
+        return self.pytype is int
+
+    def is_float(self) -> bool:
+        return self.pytype is float
+
+    def is_bool(self) -> bool:
+        return self.pytype is bool
+
+    def is_nested_int(self) -> bool:
+        return False
+
+    def nested_int(self) -> None:
+        return None
+
+    def has_hint(self) -> bool:
+        return self._hint is not None
+
+    def is_constant(self) -> bool:
+        return self.constant is not None
+
+    def is_symbolic(self) -> bool:
+        return True
+
+    # -- wrapping Python literals ------------------------------------------------
+    def _wrap(self, value: int | float | bool, pytype: type) -> SymNode:
+        return SymNode(sympy.sympify(value), self.shape_env, pytype, value, value)
+
+    def wrap_int(self, num: int) -> SymNode:
+        return self._wrap(int(num), int)
+
+    def wrap_float(self, num: float) -> SymNode:
+        return self._wrap(float(num), float)
+
+    def wrap_bool(self, num: bool) -> SymNode:
+        return self._wrap(bool(num), bool)
+
+    def clone(self) -> SymNode:
+        return self
+
+    def with_shape_env(self, shape_env: Reasoner) -> SymNode:
+        return SymNode(self.expr, shape_env, self.pytype, self._hint, self.constant)
+
+    # -- text --------------------------------------------------------------------
+    def str(self) -> builtins.str:
+        return builtins.str(self.expr)
+
+    def _graph_repr(self) -> builtins.str:
+        return builtins.str(self.expr)
+
+    def __str__(self) -> builtins.str:
+        return builtins.str(self.expr)
+
+    def __repr__(self) -> builtins.str:
+        return f"SymNode({self.expr}, hint={self._hint})"
+
+    # -- making new nodes ----------------------------------------------------------
+    def _make(self, op: builtins.str, others: Sequence[SymNode], build: Callable[..., Any],
+              hint_fn: Callable[..., Any], pytype: type) -> SymNode:  # fmt: skip
+        env = self.shape_env
+        key = (op, self.expr, *(o.expr for o in others))
+        expr = env.expr_cache.get(key)
+        if expr is None:
+            expr = build(self.expr, *(o.expr for o in others))
+            env.expr_cache[key] = expr
+        hints = (self._hint, *(o._hint for o in others))
+        hint = None if None in hints else hint_fn(*hints)
+        return SymNode(expr, env, pytype, hint)
+
+    def maybe_as_int(self) -> int | None:
+        if self.constant is not None:
+            return int(self.constant)
+        expr = self.shape_env.simplify(self.expr) if not self.expr.is_Integer else self.expr
+        return int(expr) if expr.is_Integer else None
+
+    # -- decisions --------------------------------------------------------------------
+    def guard_bool(self, file: builtins.str = "", line: int = 0) -> bool:
+        if self.constant is not None:
+            return bool(self.constant)
+        return bool(self.shape_env.decide(self.expr, self._hint))
+
+    def bool_(self) -> bool:
+        return self.guard_bool()
+
+    def guard_int(self, file: builtins.str = "", line: int = 0) -> int:
+        if self.constant is not None:
+            return int(self.constant)
+        return int(self.shape_env.decide(self.expr, self._hint))
+
+    def int_(self) -> int:
+        return self.guard_int()
+
+    def guard_float(self, file: builtins.str = "", line: int = 0) -> float:
+        if self.constant is not None:
+            return float(self.constant)
+        return float(self.shape_env.decide(self.expr, self._hint))
+
+    def expect_true(self, file: builtins.str = "", line: int = 0) -> bool:
+        if self.constant is not None:
+            return bool(self.constant)
+        return self.shape_env.expect_true(self.expr, self._hint)
+
+    def expect_size(self, file: builtins.str = "", line: int = 0) -> bool:
+        return bool(self.ge(self.wrap_int(0)).expect_true(file, line))
+
+    def guard_size_oblivious(self, file: builtins.str = "", line: int = 0) -> bool:
+        return self.guard_bool(file, line)
+
+    def guard_or_false(self, file: builtins.str = "", line: int = 0) -> bool:
+        if self.constant is not None:
+            return bool(self.constant)
+        return bool(self.shape_env.decide(self.expr, self._hint, fallback=False))
+
+    def guard_or_true(self, file: builtins.str = "", line: int = 0) -> bool:
+        if self.constant is not None:
+            return bool(self.constant)
+        return bool(self.shape_env.decide(self.expr, self._hint, fallback=True))
+
+    def statically_known_true(self, file: builtins.str = "", line: int = 0) -> bool:
+        if self.constant is not None:
+            return bool(self.constant)
+        return self.shape_env.knowledge.evaluate_static(self.expr) is sympy.true
+
+    def sym_sum(self, args: Sequence[SymNode]) -> SymNode:
+        pytype = int if all(a.pytype is int for a in args) else float
+        hints = [a._hint for a in args]
+        hint = None if None in hints else sum(h for h in hints if h is not None)
+        return SymNode(sympy.Add(*(a.expr for a in args)), self.shape_env, pytype, hint)
+
+    def sym_ite(self, then_node: SymNode, else_node: SymNode) -> SymNode:
+        def build(c: Any, t: Any, f: Any) -> Any:
+            return sympy.Piecewise((t, c), (f, True))
+
+        return self._make("ite", (then_node, else_node), build, lambda c, t, f: t if c else f, then_node.pytype)
+
+
+def _binary(op: builtins.str, build: Callable[[Any, Any], Any], hint_fn: Callable[[Any, Any], Any],
+            pytype: type | None = None, simplify: bool = False) -> Callable[[SymNode, SymNode], SymNode]:  # fmt: skip
+    def method(self: SymNode, other: SymNode) -> SymNode:
+        out = pytype or (float if float in (self.pytype, other.pytype) else self.pytype)
+        if simplify:  # min/max: drop an argument the ranges dominate (Max(1, s0) -> s0)
+            knowledge = self.shape_env.knowledge
+            return self._make(op, (other,), lambda a, b: knowledge.simplify(build(a, b)), hint_fn, out)
+        return self._make(op, (other,), build, hint_fn, out)
+
+    method.__name__ = op
+    return method
+
+
+def _unary(op: builtins.str, build: Callable[[Any], Any], hint_fn: Callable[[Any], Any],
+           pytype: type | None = None) -> Callable[[SymNode], SymNode]:  # fmt: skip
+    def method(self: SymNode) -> SymNode:
+        return self._make(op, (), build, hint_fn, pytype or self.pytype)
+
+    method.__name__ = op
+    return method
+
+
+def _float_expr(e: Any) -> Any:
+    return ToFloat(e) if e.is_integer else e
+
+
+def _floordiv(a: Any, b: Any) -> Any:
+    """Python's ``//``: ints stay ints; with a float it is ``float(floor(a / b))``."""
+    if a.is_integer and b.is_integer:
+        return FloorDiv(a, b)
+    return ToFloat(FloorToInt(_float_expr(a) / _float_expr(b)))
+
+
+def _truediv(a: Any, b: Any) -> Any:
+    if a.is_integer and b.is_integer:
+        return IntTrueDiv(a, b)
+    return _float_expr(a) / _float_expr(b)
+
+
+def _pow(a: Any, b: Any) -> Any:
+    if a.is_integer and b.is_integer:
+        return PowByNatural(a, b)
+    return FloatPow(_float_expr(a), _float_expr(b))
+
+
+_OPS: dict[builtins.str, Callable[..., SymNode]] = {
+    "add": _binary("add", operator.add, operator.add),
+    "sub": _binary("sub", operator.sub, operator.sub),
+    "mul": _binary("mul", operator.mul, operator.mul),
+    "mod": _binary("mod", PyMod, operator.mod),
+    "floordiv": _binary("floordiv", _floordiv, operator.floordiv),
+    "int_floordiv": _binary("int_floordiv", FloorDiv, operator.floordiv, int),
+    "truediv": _binary("truediv", _truediv, operator.truediv, float),
+    "int_truediv": _binary("int_truediv", IntTrueDiv, operator.truediv, float),
+    "float_truediv": _binary("float_truediv", lambda a, b: _float_expr(a) / _float_expr(b),
+                             operator.truediv, float),
+    "pow": _binary("pow", _pow, operator.pow),
+    "pow_by_natural": _binary("pow_by_natural", PowByNatural, operator.pow, int),
+    "float_pow": _binary("float_pow", FloatPow, lambda a, b: float(a) ** float(b), float),
+    "eq": _binary("eq", sympy.Eq, operator.eq, bool),
+    "ne": _binary("ne", sympy.Ne, operator.ne, bool),
+    "lt": _binary("lt", sympy.Lt, operator.lt, bool),
+    "le": _binary("le", sympy.Le, operator.le, bool),
+    "gt": _binary("gt", sympy.Gt, operator.gt, bool),
+    "ge": _binary("ge", sympy.Ge, operator.ge, bool),
+    "sym_min": _binary("sym_min", sympy.Min, min, simplify=True),
+    "sym_max": _binary("sym_max", sympy.Max, max, simplify=True),
+    "sym_and": _binary("sym_and", sympy.And, operator.and_, bool),
+    "sym_or": _binary("sym_or", sympy.Or, operator.or_, bool),
+    "and_": _binary("and_", sympy.And, operator.and_, bool),
+    "or_": _binary("or_", sympy.Or, operator.or_, bool),
+    "bitwise_and": _binary("bitwise_and", sympy.And, operator.and_, bool),
+    "bitwise_or": _binary("bitwise_or", sympy.Or, operator.or_, bool),
+    "sym_not": _unary("sym_not", sympy.Not, operator.not_, bool),
+    "neg": _unary("neg", operator.neg, operator.neg),
+    "pos": _unary("pos", lambda a: a, lambda a: a),
+    "abs": _unary("abs", sympy.Abs, abs),
+    "ceil": _unary("ceil", CeilToInt, math.ceil, int),
+    "floor": _unary("floor", FloorToInt, math.floor, int),
+    "trunc": _unary("trunc", TruncToInt, math.trunc, int),
+    "sym_int": _unary("sym_int", TruncToInt, math.trunc, int),
+    "sym_float": _unary("sym_float", _float_expr, float, float),
+    "is_integer": _unary("is_integer", lambda a: sympy.Eq(FloorToInt(a), a),
+                         lambda a: float(a).is_integer(), bool),
+    "round": _unary("round", RoundToInt, round, int),
+}
+
+for _name, _fn in (("sqrt", math.sqrt), ("cos", math.cos), ("cosh", math.cosh), ("sin", math.sin),
+                   ("sinh", math.sinh), ("tan", math.tan), ("tanh", math.tanh), ("asin", math.asin),
+                   ("acos", math.acos), ("atan", math.atan), ("log2", math.log2)):  # fmt: skip
+    _sym = getattr(sympy, _name, None) or (lambda a: sympy.log(a, 2))
+    _OPS[f"sym_{_name}"] = _unary(f"sym_{_name}", _sym, _fn, float)
+
+for _name, _method in _OPS.items():
+    setattr(SymNode, _name, _method)
+
+for _name, _sympy_fn in SIZES_STRIDES.items():
+
+    def _sizes_strides(self: SymNode, sizes: Sequence[SymNode], strides: Sequence[SymNode],
+                       _f: Callable[..., Any] = _sympy_fn) -> SymNode:  # fmt: skip
+        expr = _f([s.expr for s in sizes], [s.expr for s in strides])
+        env = self.shape_env
+        hints = [s._hint for s in (*sizes, *strides)]
+        hint = None if None in hints else bool(env.hint_of(expr)) if expr.free_symbols else bool(expr)
+        return SymNode(expr, env, bool, hint)
+
+    setattr(SymNode, _name, _sizes_strides)

@@ -1,0 +1,280 @@
+"""Value ranges: the closed interval every expression's value lies in.
+
+``bound(expr, ranges)`` computes an interval for any shape expression from
+the intervals of its symbols, by interval arithmetic that knows Python's
+``//``, ``%``, ``min``, ``max`` and the comparisons.  Booleans are the
+intervals [0, 0] (false), [1, 1] (true) and [0, 1] (unknown).  Unbounded
+ends are ``-math.inf`` / ``math.inf``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sympy
+
+from ._expr import FloorDiv, IntTrueDiv, PowByNatural, PyMod, ToFloat, is_bool_expr
+
+Number = int | float
+
+
+@dataclass(frozen=True, slots=True)
+class ValueRanges:
+    """The closed interval [lower, upper]; ends may be -inf / inf."""
+
+    lower: Number
+    upper: Number
+
+    @staticmethod
+    def point(value: Number) -> ValueRanges:
+        return ValueRanges(value, value)
+
+    def is_point(self) -> bool:
+        return self.lower == self.upper
+
+    def __contains__(self, value: Number) -> bool:
+        return self.lower <= value <= self.upper
+
+    def intersect(self, other: ValueRanges) -> ValueRanges:
+        return ValueRanges(max(self.lower, other.lower), min(self.upper, other.upper))
+
+    def is_empty(self) -> bool:
+        return self.lower > self.upper
+
+    def __str__(self) -> str:
+        return f"[{_fmt(self.lower)}, {_fmt(self.upper)}]"
+
+
+def _fmt(x: Number) -> str:
+    return "-inf" if x == -math.inf else "inf" if x == math.inf else str(x)
+
+
+UNKNOWN = ValueRanges(-math.inf, math.inf)
+BOOL_UNKNOWN = ValueRanges(0, 1)
+TRUE = ValueRanges(1, 1)
+FALSE = ValueRanges(0, 0)
+
+
+def _mul(a: Number, b: Number) -> Number:
+    if a == 0 or b == 0:
+        return 0
+    return a * b
+
+
+def _floordiv(a: Number, b: Number) -> Number:
+    if math.isinf(a) or math.isinf(b):
+        if math.isinf(a) and math.isinf(b):
+            return math.inf if (a > 0) == (b > 0) else -math.inf
+        if math.isinf(b):
+            return 0 if (a >= 0) == (b > 0) else -1
+        return a if b > 0 else -a
+    return int(a) // int(b)
+
+
+def _corners(a: ValueRanges, b: ValueRanges, op: Callable[[Number, Number], Number]) -> ValueRanges:
+    values = [op(x, y) for x in (a.lower, a.upper) for y in (b.lower, b.upper)]
+    return ValueRanges(min(values), max(values))
+
+
+def _pow(base: ValueRanges, k: int) -> ValueRanges:
+    def p(x: Number) -> Number:
+        return x**k if not math.isinf(x) else (math.inf if x > 0 or k % 2 == 0 else -math.inf)
+
+    if k == 0:
+        return ValueRanges.point(1)
+    if k % 2 == 1 or base.lower >= 0:
+        return ValueRanges(p(base.lower), p(base.upper))
+    if base.upper <= 0:
+        return ValueRanges(p(base.upper), p(base.lower))
+    return ValueRanges(0, max(p(base.lower), p(base.upper)))
+
+
+def _mod(a: ValueRanges, b: ValueRanges) -> ValueRanges:
+    if b.lower >= 1:
+        if a.lower >= 0 and a.upper < b.lower:
+            return a
+        if b.is_point() and not math.isinf(a.lower) and not math.isinf(a.upper):
+            d = int(b.lower)
+            if a.upper - a.lower < d and a.lower % d <= a.upper % d:
+                return ValueRanges(int(a.lower) % d, int(a.upper) % d)
+        return ValueRanges(0, b.upper - 1)
+    if b.upper <= -1:
+        return ValueRanges(b.lower + 1, 0)
+    return UNKNOWN
+
+
+def _div_floordiv(a: ValueRanges, b: ValueRanges) -> ValueRanges:
+    if b.lower >= 1 or b.upper <= -1:
+        return _corners(a, b, _floordiv)
+    return UNKNOWN
+
+
+def _truediv(a: ValueRanges, b: ValueRanges) -> ValueRanges:
+    if b.lower > 0 or b.upper < 0:
+        def div(x: Number, y: Number) -> Number:
+            if math.isinf(y):
+                return 0.0
+            return x / y
+
+        return _corners(a, b, div)
+    return UNKNOWN
+
+
+def _compare(op: str, diff: ValueRanges) -> ValueRanges:
+    """Truth range of ``d op 0`` for d in ``diff``."""
+    lo, hi = diff.lower, diff.upper
+    decided: dict[str, tuple[bool, bool]] = {
+        "==": (lo == hi == 0, lo > 0 or hi < 0),
+        "!=": (lo > 0 or hi < 0, lo == hi == 0),
+        "<": (hi < 0, lo >= 0),
+        "<=": (hi <= 0, lo > 0),
+        ">": (lo > 0, hi <= 0),
+        ">=": (lo >= 0, hi < 0),
+    }
+    true, false = decided[op]
+    return TRUE if true else FALSE if false else BOOL_UNKNOWN
+
+
+RELATIONAL_OPS: dict[Any, str] = {
+    sympy.Eq: "==",
+    sympy.Ne: "!=",
+    sympy.Lt: "<",
+    sympy.Le: "<=",
+    sympy.Gt: ">",
+    sympy.Ge: ">=",
+}
+
+
+class Bounder:
+    """Computes ``bound(expr)`` against symbol ranges, memoizing subexpressions."""
+
+    def __init__(self, ranges: Mapping[Any, ValueRanges], default: Callable[[Any], ValueRanges]):
+        self._ranges = ranges
+        self._default = default
+        self._memo: dict[Any, ValueRanges] = {}
+
+    def bound(self, expr: Any) -> ValueRanges:
+        found = self._memo.get(expr)
+        if found is None:
+            found = self._bound(expr)
+            self._memo[expr] = found
+        return found
+
+    def _bound(self, e: Any) -> ValueRanges:
+        if e.is_Number:
+            return ValueRanges.point(int(e) if e.is_Integer else float(e))
+        if e is sympy.true:
+            return TRUE
+        if e is sympy.false:
+            return FALSE
+        if e.is_Symbol:
+            r = self._ranges.get(e)
+            return r if r is not None else self._default(e)
+        handler = _HANDLERS.get(type(e))
+        if handler is not None:
+            return handler(self, e)
+        if type(e) in RELATIONAL_OPS:
+            return _compare(RELATIONAL_OPS[type(e)], self.bound(e.args[0] - e.args[1]))
+        return BOOL_UNKNOWN if is_bool_expr(e) else UNKNOWN
+
+    def args(self, e: Any) -> list[ValueRanges]:
+        return [self.bound(a) for a in e.args]
+
+
+def _add(b: Bounder, e: Any) -> ValueRanges:
+    lo: Number = 0
+    hi: Number = 0
+    for r in b.args(e):
+        lo, hi = lo + r.lower, hi + r.upper
+    out = ValueRanges(lo, hi)
+    if lo < 0 < hi and e.is_integer:
+        # Sums lose the correlation of their terms: a - a*b is [-inf, inf] but
+        # a*(1 - b) is <= -2 for a, b >= 2.  Pulling out common factors is cheap.
+        factored = sympy.factor_terms(e)
+        if factored.is_Mul:
+            out = out.intersect(b.bound(factored))
+    return out
+
+
+def _mul_all(b: Bounder, e: Any) -> ValueRanges:
+    acc = ValueRanges.point(1)
+    for r in b.args(e):
+        acc = _corners(acc, r, _mul)
+    return acc
+
+
+def _pow_expr(b: Bounder, e: Any) -> ValueRanges:
+    base, exp = e.args
+    if exp.is_Integer and int(exp) >= 0:
+        return _pow(b.bound(base), int(exp))
+    return UNKNOWN
+
+
+def _piecewise(b: Bounder, e: Any) -> ValueRanges:
+    rs = [b.bound(value) for value, _ in e.args]
+    return ValueRanges(min(r.lower for r in rs), max(r.upper for r in rs))
+
+
+def _and(b: Bounder, e: Any) -> ValueRanges:
+    rs = b.args(e)
+    return FALSE if FALSE in rs else TRUE if all(r == TRUE for r in rs) else BOOL_UNKNOWN
+
+
+def _or(b: Bounder, e: Any) -> ValueRanges:
+    rs = b.args(e)
+    return TRUE if TRUE in rs else FALSE if all(r == FALSE for r in rs) else BOOL_UNKNOWN
+
+
+def _not(b: Bounder, e: Any) -> ValueRanges:
+    r = b.bound(e.args[0])
+    return ValueRanges(1 - r.upper, 1 - r.lower)
+
+
+def _max(b: Bounder, e: Any) -> ValueRanges:
+    rs = b.args(e)
+    return ValueRanges(max(r.lower for r in rs), max(r.upper for r in rs))
+
+
+def _min(b: Bounder, e: Any) -> ValueRanges:
+    rs = b.args(e)
+    return ValueRanges(min(r.lower for r in rs), min(r.upper for r in rs))
+
+
+def _abs(b: Bounder, e: Any) -> ValueRanges:
+    r = b.bound(e.args[0])
+    if r.lower >= 0:
+        return r
+    if r.upper <= 0:
+        return ValueRanges(-r.upper, -r.lower)
+    return ValueRanges(0, max(-r.lower, r.upper))
+
+
+_HANDLERS: dict[Any, Callable[[Bounder, Any], ValueRanges]] = {
+    sympy.Add: _add,
+    sympy.Mul: _mul_all,
+    sympy.Pow: _pow_expr,
+    PowByNatural: _pow_expr,
+    FloorDiv: lambda b, e: _div_floordiv(*b.args(e)),
+    PyMod: lambda b, e: _mod(*b.args(e)),
+    IntTrueDiv: lambda b, e: _truediv(*b.args(e)),
+    ToFloat: lambda b, e: b.bound(e.args[0]),
+    sympy.Max: _max,
+    sympy.Min: _min,
+    sympy.Abs: _abs,
+    sympy.Piecewise: _piecewise,
+    sympy.And: _and,
+    sympy.Or: _or,
+    sympy.Not: _not,
+}
+
+
+def bound(
+    expr: Any,
+    ranges: Mapping[Any, ValueRanges],
+    default: Callable[[Any], ValueRanges] = lambda _: UNKNOWN,
+) -> ValueRanges:
+    """The interval of ``expr`` given the interval of each symbol in ``ranges``."""
+    return Bounder(ranges, default).bound(expr)

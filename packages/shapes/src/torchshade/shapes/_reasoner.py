@@ -1,0 +1,305 @@
+"""Reasoner: the deciding half of ShapeEnv (decisions, guards, runtime asserts).
+
+Every question about a symbolic value comes here:
+
+    statically known (ranges, replacements, facts)  -> answer, no guard
+    backed (has a hint)                             -> answer from the hint, record a guard
+    unbacked, with a fallback (guard_or_false ...)  -> the fallback, no guard
+    unbacked otherwise                              -> GuardOnDataDependentSymNode
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import sympy
+
+from ._expr import is_bool_expr
+from ._errors import ConstraintViolationError, GuardOnDataDependentSymNode, GuardSourceError
+from ._guards import Guard, GuardFailure, GuardRecord, Provenance, RuntimeAssert
+from ._knowledge import Knowledge, Learned, negate
+from ._ranges import ValueRanges
+from ._source import python_source
+from ._symbols import is_unbacked_symbol
+
+if TYPE_CHECKING:
+    from ._env import SymbolInfo
+    from ._node import SymNode
+
+_CHECK_HELP = (
+    "If you know which way it goes, say so before this line (paste one):\n"
+    "    torch._check({yes})\n"
+    "    torch._check({no})\n"
+    "or avoid the decision: torch.sym_max / torch.sym_min / torch.sym_ite, or "
+    "guard_or_false / guard_or_true from torch.fx.experimental.symbolic_shapes "
+    "where either answer is correct."
+)
+
+
+class Reasoner:
+    """Knowledge plus hints, guard records and runtime asserts."""
+
+    infos: dict[Any, SymbolInfo]
+
+    def __init__(self) -> None:
+        self.knowledge = Knowledge()
+        self.hints: dict[Any, int | float] = {}
+        self.records: list[GuardRecord] = []
+        self.asserts: list[RuntimeAssert] = []
+        self.range_origin: dict[Any, Provenance | None] = {}
+        self.suppressed = 0
+        self.expr_cache: dict[tuple[Any, ...], Any] = {}
+        self._version = 0
+        self._built: tuple[int, int, list[Guard]] | None = None
+        self._compiled: dict[str, Any] = {}
+
+    def version_bump(self) -> None:
+        self._version += 1
+
+    def node(self, expr: Any, hint: Any, pytype: type) -> SymNode:
+        from ._node import SymNode
+
+        return SymNode(expr, self, pytype, hint)
+
+    # -- static questions --------------------------------------------------
+    def simplify(self, expr: Any) -> Any:
+        return self.knowledge.simplify(sympy.sympify(expr))
+
+    def bound_sympy(self, expr: Any) -> ValueRanges:
+        """The value range of ``expr`` under everything known."""
+        return self.knowledge.bound(sympy.sympify(expr))
+
+    def _maybe_evaluate_static(self, expr: Any, **_: object) -> Any:
+        """``expr``'s value if known without a guard, else None (torch's name)."""
+        return self.knowledge.evaluate_static(sympy.sympify(expr))
+
+    def hint_of(self, expr: Any) -> int | float | bool | None:
+        """The example value of ``expr`` from symbol hints, or None if any is unbacked."""
+        free = expr.free_symbols
+        if any(s not in self.hints for s in free):
+            return None
+        value = expr.xreplace({s: self.hints[s] for s in free})
+        if value is sympy.true or value is sympy.false:
+            return bool(value)
+        return int(value) if value.is_Integer else float(value)
+
+    # -- decisions -------------------------------------------------------------
+    def evaluate_expr(self, expr: Any, hint: Any = None, fx_node: object = None,
+                      size_oblivious: bool = False, fallback_value: bool | None = None,
+                      **_: object) -> Any:  # fmt: skip
+        """Decide ``expr`` (torch's signature): a sympy value, guarding if needed."""
+        return self.decide(sympy.sympify(expr), hint, fallback_value)
+
+    def evaluate_sym_node(self, sym_node: SymNode, size_oblivious: bool = False,
+                          fallback_value: bool | None = None) -> Any:  # fmt: skip
+        return self.decide(sym_node.expr, sym_node.hint, fallback_value)
+
+    def decide(self, expr: Any, hint: Any, fallback: bool | None = None) -> Any:
+        """The value of a boolean (or number) ``expr``; records a guard when not static."""
+        static = self.knowledge.evaluate_static(expr)
+        if static is not None:
+            return static
+        if hint is None:
+            hint = self.hint_of(expr)
+        if hint is None:
+            if fallback is not None:
+                return sympy.true if fallback else sympy.false
+            raise self.data_dependent_error(expr)
+        value = sympy.sympify(hint)
+        if not self.suppressed:
+            fact = expr if value is sympy.true else negate(expr) if value is sympy.false else sympy.Eq(expr, value)
+            self.record(fact, Provenance.capture())
+        return value
+
+    def expect_true(self, expr: Any, hint: Any) -> bool:
+        """Assume ``expr``: a guard if backed, a runtime assert if unbacked; False if refuted."""
+        static = self.knowledge.evaluate_static(expr)
+        if static is not None:
+            return bool(static)
+        if hint is None:
+            hint = self.hint_of(expr)
+        if hint is not None:
+            return bool(self.decide(expr, hint))
+        origin = Provenance.capture()
+        self.check_constraints(self.knowledge.learn(expr), expr, origin)
+        self.asserts.append(RuntimeAssert(expr, str(expr), origin))
+        return True
+
+    def record(self, fact: Any, origin: Provenance) -> None:
+        learned = self.knowledge.learn(fact)
+        self.check_constraints(learned, fact, origin)
+        for item in learned:
+            if item.kind == "range":
+                self.range_origin[item.symbol] = origin
+            elif item.kind != "known":
+                kind = {"replacement": "equality", "divisible": "divisible"}.get(item.kind, "decision")
+                self.records.append(GuardRecord(fact, origin, kind))
+        self.version_bump()
+
+    def check_constraints(self, learned: list[Learned], fact: Any, origin: Provenance) -> None:
+        for item in learned:
+            info = self.infos.get(item.symbol)
+            if info is None or info.dim is None:
+                continue
+            dim, r = info.dim, self.knowledge.ranges[item.symbol]
+            if item.kind == "replacement":
+                value = self.knowledge.replacements[item.symbol]
+                fix = (f"Dim({dim.name!r}, min={value}, max={value}) or a static size"
+                       if value.is_Integer else "one shared Dim (or a derived Dim such as 2*batch) for both")  # fmt: skip
+                need = f"{dim.name} == {python_source(value, self.names())}"
+            elif item.kind == "range" and (r.lower > dim.min or r.upper < dim.max):
+                fix = f"Dim({dim.name!r}, min={r.lower}, max={r.upper})".replace("max=inf)", ")")
+                need = f"{r.lower} <= {dim.name} <= {r.upper}"
+            else:
+                continue
+            raise ConstraintViolationError(
+                f"Constraint violated for {dim} ({info.sources[0]}): the program needs "
+                f"{need} (from the condition {fact}) at {origin}, but {dim} allows every size in "
+                f"[{dim.min}, {dim.max}]. Either declare {fix}, or change the program so it does "
+                f"not branch on {dim.name}."
+            )
+
+    def data_dependent_error(self, expr: Any) -> GuardOnDataDependentSymNode:
+        origin = Provenance.capture()
+        unbacked = sorted((s for s in expr.free_symbols if is_unbacked_symbol(s)), key=str)
+        ranges = ", ".join(f"{s} in {self.knowledge.bound(s)}" for s in unbacked)
+        names = self.names()
+        if is_bool_expr(expr):
+            question = f"whether {python_source(expr, names)} is True or False"
+            help_ = _CHECK_HELP.format(yes=python_source(expr, names), no=python_source(negate(expr), names))
+        else:
+            question = f"the int value of {python_source(expr, names)}"
+            help_ = ("Keep it symbolic instead of calling int() on it, or bound it first, e.g.\n"
+                     f"    torch._check({python_source(expr, names)} >= 0)")  # fmt: skip
+        return GuardOnDataDependentSymNode(
+            f"Could not guard on data-dependent expression {expr} at {origin}: tracing needs "
+            f"{question}, but {', '.join(map(str, unbacked))} "
+            f"{'has' if len(unbacked) == 1 else 'have'} no example value (only a range: {ranges}).\n"
+            + help_,
+            expr,
+        )
+
+    def names(self) -> dict[Any, str]:
+        raise NotImplementedError
+
+    # -- ranges the user or torch's fake impls set -----------------------------------
+    def _constrain_range_for_size(self, a: Any, min: Any = None, max: Any = None) -> None:
+        """Mark ``a`` as a size: range [max(min, 0), max]; torch's fake impls call this."""
+        self._constrain_range(a, 0 if min is None else min, max)
+
+    def _constrain_range(self, a: Any, min: Any, max: Any) -> None:
+        symbol = a.node.expr if hasattr(a, "node") else sympy.sympify(a)
+        lo = _as_bound(min, -math.inf)
+        hi = _as_bound(max, math.inf)
+        if hi < lo:
+            raise ValueError(f"cannot constrain {symbol} to [{lo}, {hi}]: max is below min")
+        if symbol.is_Integer:
+            if not lo <= int(symbol) <= hi:
+                raise ValueError(f"Invalid value {symbol} for range [{lo}:{hi}]")
+            return
+        old = self.knowledge.ranges.get(symbol, self.knowledge.default_range(symbol))
+        self.knowledge.ranges[symbol] = old.intersect(ValueRanges(lo, hi))
+        self.knowledge.version += 1
+
+    constrain_range = _constrain_range
+
+    # -- guards out --------------------------------------------------------------
+    def build_guards(self) -> list[Guard]:
+        key = (self._version, self.knowledge.version)
+        if self._built is not None and self._built[:2] == key:
+            return self._built[2]
+        names = self.names()
+        guards = [g for r in self.records if (g := self._guard_of(r, names)) is not None]
+        guards += self._bound_guards(names)
+        self._built = (key[0], key[1], guards)
+        return guards
+
+    def _guard_of(self, r: GuardRecord, names: dict[Any, str]) -> Guard | None:
+        if r.sources:
+            (source,) = r.sources
+            python = f"{source} == {python_source(r.expr, names)}"
+            return Guard(sympy.Eq(sympy.Symbol(source), r.expr), f"{source} == {r.expr}", python, r.origin, r.kind)
+        if r.kind == "decision" and self._implied(r.expr):
+            return None
+        return Guard(r.expr, str(r.expr), python_source(r.expr, names), r.origin, r.kind)
+
+    def _implied(self, expr: Any) -> bool:
+        """True when ranges, replacements and divisibility alone decide ``expr``."""
+        from ._ranges import bound
+
+        k = self.knowledge
+        return bound(k.simplify(expr), k.ranges, k.default_range) == ValueRanges(1, 1)
+
+    def _bound_guards(self, names: dict[Any, str]) -> list[Guard]:
+        out: list[Guard] = []
+        k = self.knowledge
+        for symbol, r in k.ranges.items():
+            if symbol not in self.hints or r == k.default_range(symbol):
+                continue
+            replaced = k.replacements.get(symbol)
+            if replaced is not None and _within(k.bound(replaced), r):
+                continue
+            origin = self.range_origin.get(symbol) or Provenance("<unknown>", 0, "<unknown>")
+            expr = _range_expr(symbol, r, k.default_range(symbol))
+            text, python = str(expr), python_source(expr, names)
+            if isinstance(expr, sympy.And):  # both ends: write it as Python's chained comparison
+                text = f"{int(r.lower)} <= {symbol} <= {int(r.upper)}"
+                python = f"{int(r.lower)} <= {names.get(symbol, str(symbol))} <= {int(r.upper)}"
+            out.append(Guard(expr, text, python, origin, "bound"))
+        return out
+
+    def failed_guards(self, inputs: Mapping[str, object]) -> list[GuardFailure]:
+        failures: list[GuardFailure] = []
+        namespace: dict[str, object] = {"math": math, **inputs}
+        for g in self.build_guards():
+            code = self._compiled.get(g.python)
+            if code is None:
+                code = self._compiled[g.python] = compile(g.python, "<guard>", "eval")
+            try:
+                ok = eval(code, namespace)  # noqa: S307 - our own generated source over sources
+            except (NameError, AttributeError, IndexError, TypeError) as e:
+                raise GuardSourceError(
+                    f"cannot evaluate guard `{g.python}` (from {g.origin}) on the inputs given: "
+                    f"{type(e).__name__}: {e}. Pass every input by the name it was created with, "
+                    f"e.g. check_guards({{'x': x}}); got names {sorted(inputs)}."
+                ) from e
+            if not ok:
+                sources = {s for info in self.infos.values() for s in info.sources} | set(inputs)
+                failures.append(GuardFailure(g, _source_values(g, sources, namespace)))
+        return failures
+
+
+def _source_values(g: Guard, sources: set[str], ns: dict[str, object]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for source in sorted(sources):
+        if source in g.python and source not in ns:
+            try:
+                values[source] = eval(source, ns)  # noqa: S307 - a source string we created
+            except Exception:  # noqa: BLE001 - a value we cannot show is left out of the message
+                continue
+    return values
+
+
+def _within(inner: ValueRanges, outer: ValueRanges) -> bool:
+    return outer.lower <= inner.lower and inner.upper <= outer.upper
+
+
+def _range_expr(symbol: Any, r: ValueRanges, default: ValueRanges) -> Any:
+    parts = []
+    if r.lower > default.lower:
+        parts.append(sympy.Le(int(r.lower), symbol))
+    if r.upper < default.upper:
+        parts.append(sympy.Le(symbol, int(r.upper)))
+    return sympy.And(*parts)
+
+
+def _as_bound(x: Any, default: float) -> int | float:
+    """An int, or +-inf for None and for infinities of any kind (torch passes its own int_oo)."""
+    if x is None:
+        return default
+    if isinstance(x, int):
+        return x
+    f = float(x)
+    return f if math.isinf(f) else int(x)

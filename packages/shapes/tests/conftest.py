@@ -1,0 +1,22 @@
+"""Shared fixtures for torchshade.shapes tests."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from torchshade.shapes import ShapeEnv
+
+
+@pytest.fixture
+def env() -> ShapeEnv:
+    return ShapeEnv()
+
+
+@pytest.fixture
+def xy(env: ShapeEnv) -> tuple[torch.SymInt, torch.SymInt]:
+    """The sizes (s0, s1) of an input ``x`` of example shape 4x3."""
+    sizes, _, _ = env.create_symbolic_sizes_strides_storage_offset(torch.empty(4, 3), "x")
+    s0, s1 = sizes
+    assert isinstance(s0, torch.SymInt) and isinstance(s1, torch.SymInt)
+    return s0, s1

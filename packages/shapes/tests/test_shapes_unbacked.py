@@ -1,0 +1,98 @@
+"""Data-dependent decisions: a clear error with the fix, never-failing queries, torch._check."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.fx.experimental import symbolic_shapes as torch_shapes
+
+from torchshade.shapes import GuardOnDataDependentSymNode, ShapeEnv, SymNode
+
+
+def _node(value: object) -> SymNode:
+    """The node of a SymBool that torch's stubs type as bool."""
+    assert isinstance(value, torch.SymBool)
+    node = value.node
+    assert isinstance(node, SymNode)
+    return node
+
+THIS_FILE = __file__
+
+
+def test_branching_on_unbacked_raises_with_expression_line_and_fix(env: ShapeEnv) -> None:
+    u = env.create_unbacked_symint()
+    with pytest.raises(GuardOnDataDependentSymNode) as info:
+        if u > 2:
+            pass
+    message = str(info.value)
+    assert isinstance(info.value, RuntimeError)
+    assert "Could not guard on data-dependent expression u0 > 2" in message
+    assert f"{THIS_FILE}:" in message and "in test_branching_on_unbacked_raises" in message
+    assert "u0 has no example value (only a range: u0 in [-inf, inf])" in message
+    assert "torch._check(u0 > 2)" in message and "torch._check(u0 <= 2)" in message
+    assert str(info.value.expr) == "u0 > 2"
+
+
+def test_int_of_unbacked_raises_with_advice(env: ShapeEnv) -> None:
+    u = env.create_unbacked_symint()
+    with pytest.raises(GuardOnDataDependentSymNode, match=r"tracing needs the int value of 2 \* u0"):
+        int(u * 2)
+    with pytest.raises(GuardOnDataDependentSymNode, match="Keep it symbolic instead of calling int"):
+        int(u)
+
+
+def test_error_uses_the_source_name_when_given(env: ShapeEnv) -> None:
+    n = env.create_unbacked_symint(source="nnz")
+    with pytest.raises(GuardOnDataDependentSymNode, match=r"torch._check\(nnz == 0\)"):
+        bool(n == 0)
+
+
+def test_never_failing_queries_never_raise(env: ShapeEnv) -> None:
+    u = env.create_unbacked_symint()
+    assert torch_shapes.guard_or_false(u == 3) is False
+    assert torch_shapes.guard_or_true(u == 3) is True
+    assert torch_shapes.statically_known_true(u == 3) is False
+    node = _node(u > 1)
+    assert node.guard_or_false("", 0) is False and node.guard_or_true("", 0) is True
+    assert node.statically_known_true("", 0) is False
+    assert env.guards == [g for g in env.guards if g.kind != "decision"]
+
+
+def test_torch_check_refines_the_range_and_records_a_runtime_assert(env: ShapeEnv) -> None:
+    u = env.create_unbacked_symint()
+    line = _line_of("torch._check(u >= 2)")
+    torch._check(u >= 2)
+    assert bool(u > 1) is True and bool(u == 0) is False  # decided by the range now
+    assert (env.var_to_range[u.node.expr].lower, env.var_to_range[u.node.expr].upper) == (2, float("inf"))
+    (item,) = env.runtime_asserts
+    assert item.text == "u0 >= 2" and item.origin.line == line and item.origin.file == THIS_FILE
+    assert f"u0 >= 2  # from {THIS_FILE}:{line}" in env.format_runtime_asserts()
+
+
+def test_torch_check_of_relation_between_unbacked_and_backed(env: ShapeEnv) -> None:
+    s0 = env.create_symint(5, "n")
+    u = env.create_unbacked_symint()
+    torch._check(u == s0)
+    assert str(env.simplify((u + 1).node.expr)) == "s0 + 1"
+    assert bool(u > 1) is True
+
+
+def test_torch_check_false_on_backed_raises_torchs_error(env: ShapeEnv) -> None:
+    s0 = env.create_symint(5, "n")
+    with pytest.raises(RuntimeError, match="Expected cond to be True"):
+        torch._check(s0 > 10)
+
+
+def test_unbacked_bool(env: ShapeEnv) -> None:
+    b = env.create_unbacked_symbool()
+    with pytest.raises(GuardOnDataDependentSymNode, match="Eq"):
+        bool(b)
+    assert torch_shapes.guard_or_false(b) is False
+
+
+def _line_of(text: str) -> int:
+    with open(THIS_FILE) as f:
+        lines = f.read().splitlines()
+    hits = [i + 1 for i, line in enumerate(lines) if line.strip() == text]
+    assert len(hits) == 1
+    return hits[0]

@@ -1,0 +1,372 @@
+"""Forward passes of GPT-2-small and Llama-style 7B and 70B under fake tensors: ours against torch's.
+
+Each model is written below in plain torch.nn and built on the meta device
+(no weight is ever allocated). A run converts every parameter and buffer with
+`mode.from_tensor(p, static_shapes=True)`, converts a token batch, and calls
+the model with `torch.func.functional_call` inside the mode. Five variants run
+in one process, alternating, `--repeats` times each:
+
+    meta        the model called on meta tensors, no mode: the floor
+    torch       torch's FakeTensorMode, static sizes
+    ours        torchshade.fake's FakeTensorMode, static sizes
+    torch+SE    torch's mode with torch's ShapeEnv; batch and sequence are
+                symbols (run under enable_python_dispatcher(), as torch's own
+                tracers run it)
+    ours+SE     our mode with our ShapeEnv; batch and sequence are symbols
+
+Times include making the mode and converting the weights. The table shows
+medians and the same-run ratio ours/torch; a fresh mode is made for every
+run, while the dispatch caches of both implementations live as long as the
+process (so the first run of each is reported apart, as "cold").
+
+Peak resident memory (VmHWM) of the full 70B configuration (80 layers,
+whatever --layers says) is measured in fresh subprocesses, one per variant,
+next to a baseline process that only imports torch and builds the model.
+
+    python3 tools/fake_benchmark.py [--models gpt2,llama-7b,llama-70b]
+        [--repeats N] [--quick] [--layers L] [--batch B] [--seq S] [--no-memory]
+        [--ours torchshade.fake] [--ours-shapes torchshade.shapes]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from itertools import chain
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fake_conformance import OURS_FAKE, OURS_SHAPES, TORCH_FAKE, TORCH_SHAPES, Side, entered, hint, load_side
+
+# ----------------------------------------------------------------------------
+# The models
+
+
+@dataclass(frozen=True)
+class Config:
+    """One model's shape. `kv_heads < heads` is grouped-query attention."""
+
+    name: str
+    family: str  # "gpt2" or "llama"
+    layers: int
+    dim: int
+    heads: int
+    kv_heads: int
+    hidden: int  # width of the MLP
+    vocab: int
+    max_seq: int
+    dtype: torch.dtype
+
+
+CONFIGS = {
+    "gpt2": Config("gpt2", "gpt2", 12, 768, 12, 12, 3072, 50257, 1024, torch.float32),
+    "llama-7b": Config("llama-7b", "llama", 32, 4096, 32, 32, 11008, 32000, 4096, torch.bfloat16),
+    "llama-70b": Config("llama-70b", "llama", 80, 8192, 64, 8, 28672, 32000, 4096, torch.bfloat16),
+}
+
+
+def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + causal mask) v over [batch, heads, seq, head_dim]."""
+    seq = q.shape[-2]
+    scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(q.shape[-1]))
+    mask = torch.ones(seq, seq, dtype=torch.bool, device=q.device).tril()
+    return scores.masked_fill(~mask, float("-inf")).softmax(dim=-1) @ v
+
+
+class GPT2Block(nn.Module):
+    def __init__(self, c: Config) -> None:
+        super().__init__()
+        self.heads = c.heads
+        self.ln_1, self.ln_2 = nn.LayerNorm(c.dim), nn.LayerNorm(c.dim)
+        self.c_attn, self.c_proj = nn.Linear(c.dim, 3 * c.dim), nn.Linear(c.dim, c.dim)
+        self.c_fc, self.mlp_proj = nn.Linear(c.dim, c.hidden), nn.Linear(c.hidden, c.dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = (y.view(b, t, self.heads, d // self.heads).transpose(1, 2) for y in self.c_attn(self.ln_1(x)).split(d, dim=2))
+        x = x + self.c_proj(causal_attention(q, k, v).transpose(1, 2).reshape(b, t, d))
+        out: torch.Tensor = x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+        return out
+
+
+class GPT2(nn.Module):
+    """GPT-2 with the output head tied to the token embedding."""
+
+    def __init__(self, c: Config) -> None:
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(c.vocab, c.dim), nn.Embedding(c.max_seq, c.dim)
+        self.blocks = nn.ModuleList(GPT2Block(c) for _ in range(c.layers))
+        self.ln_f = nn.LayerNorm(c.dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.wte(tokens) + self.wpe(torch.arange(tokens.shape[1], device=tokens.device))
+        for block in self.blocks:
+            x = block(x)
+        logits: torch.Tensor = self.ln_f(x) @ self.wte.weight.t()
+        return logits
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.float()
+        return (h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotary position embedding: x cos + rotate_half(x) sin."""
+    half = x.shape[-1] // 2
+    rotated = torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+    return x * cos + rotated * sin
+
+
+class LlamaBlock(nn.Module):
+    def __init__(self, c: Config) -> None:
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = c.heads, c.kv_heads, c.dim // c.heads
+        kv = c.kv_heads * self.head_dim
+        self.attention_norm, self.ffn_norm = RMSNorm(c.dim), RMSNorm(c.dim)
+        self.wq, self.wk = nn.Linear(c.dim, c.dim, bias=False), nn.Linear(c.dim, kv, bias=False)
+        self.wv, self.wo = nn.Linear(c.dim, kv, bias=False), nn.Linear(c.dim, c.dim, bias=False)
+        self.w1, self.w3 = nn.Linear(c.dim, c.hidden, bias=False), nn.Linear(c.dim, c.hidden, bias=False)
+        self.w2 = nn.Linear(c.hidden, c.dim, bias=False)
+
+    def repeat_kv(self, x: torch.Tensor) -> torch.Tensor:
+        """[b, kv_heads, t, d] -> [b, heads, t, d] for grouped-query attention."""
+        b, kvh, t, d = x.shape
+        if kvh == self.heads:
+            return x
+        return x[:, :, None].expand(b, kvh, self.heads // kvh, t, d).reshape(b, self.heads, t, d)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        h = self.attention_norm(x)
+        q = self.wq(h).view(b, t, self.heads, self.head_dim).transpose(1, 2)
+        k = self.wk(h).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        v = self.wv(h).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        y = causal_attention(q, self.repeat_kv(k), self.repeat_kv(v))
+        x = x + self.wo(y.transpose(1, 2).reshape(b, t, d))
+        h = self.ffn_norm(x)
+        out: torch.Tensor = x + self.w2(F.silu(self.w1(h)) * self.w3(h))
+        return out
+
+
+class Llama(nn.Module):
+    """Llama: RMSNorm, rotary embedding, SwiGLU MLP, grouped-query attention when kv_heads < heads."""
+
+    inv_freq: torch.Tensor
+
+    def __init__(self, c: Config) -> None:
+        super().__init__()
+        head_dim = c.dim // c.heads
+        self.tok_embeddings = nn.Embedding(c.vocab, c.dim)
+        self.layers = nn.ModuleList(LlamaBlock(c) for _ in range(c.layers))
+        self.norm = RMSNorm(c.dim)
+        self.output = nn.Linear(c.dim, c.vocab, bias=False)
+        self.register_buffer("inv_freq", 1.0 / (10000.0 ** (torch.arange(0, head_dim, 2).float() / head_dim)))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        x = self.tok_embeddings(tokens)
+        positions = torch.arange(tokens.shape[1], device=tokens.device).float()
+        freqs = torch.outer(positions, self.inv_freq)
+        angles = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
+        for layer in self.layers:
+            x = layer(x, cos, sin)
+        logits: torch.Tensor = self.output(self.norm(x))
+        return logits
+
+
+def build(c: Config) -> nn.Module:
+    """The model on the meta device, in its dtype."""
+    with torch.device("meta"):
+        model: nn.Module = GPT2(c) if c.family == "gpt2" else Llama(c)
+    return model.to(c.dtype) if c.dtype != torch.float32 else model
+
+
+# ----------------------------------------------------------------------------
+# One forward pass per variant
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One column of the table: a side (None: plain meta tensors) and a pass."""
+
+    label: str
+    side: Side | None
+    symbolic: bool
+
+
+def forward(variant: Variant, model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
+    """One forward pass of `model` as the variant says; returns the output (meta or fake)."""
+    side = variant.side
+    if side is None:
+        out: torch.Tensor = model(tokens)
+        return out
+    mode = side.make_mode(variant.symbolic)
+    tensors = chain(model.named_parameters(), model.named_buffers())
+    state = {name: mode.from_tensor(t, static_shapes=True) for name, t in tensors}
+    fake_tokens = mode.from_tensor(tokens)
+    with entered(side, mode, variant.symbolic):
+        fake_out: torch.Tensor = torch.func.functional_call(model, state, (fake_tokens,))
+    return fake_out
+
+
+def timed(variant: Variant, model: nn.Module, tokens: torch.Tensor, expected: tuple[int, ...]) -> float:
+    """Seconds for one forward pass; checks the output's size (hints substituted)."""
+    start = time.perf_counter()
+    out = forward(variant, model, tokens)
+    seconds = time.perf_counter() - start
+    got = tuple(hint(s) for s in out.shape)
+    if got != expected:
+        sys.exit(f"{variant.label}: output has size {got}, expected {expected}")
+    if variant.symbolic and not any(isinstance(s, torch.SymInt) for s in out.shape):
+        sys.exit(f"{variant.label}: output size {tuple(out.shape)} has no symbol: the ShapeEnv run stayed static")
+    return seconds
+
+
+@dataclass
+class Timing:
+    """All run times of one model, per variant label."""
+
+    config: Config
+    runs: dict[str, list[float]]
+
+    def median(self, label: str) -> float:
+        return statistics.median(self.runs[label][1:] or self.runs[label])
+
+
+def bench(c: Config, variants: Sequence[Variant], repeats: int, batch: int, seq: int) -> Timing:
+    """`repeats` + 1 alternating rounds over the variants (the first is the cold run)."""
+    model = build(c)
+    tokens = torch.zeros(batch, seq, dtype=torch.long, device="meta")
+    runs: dict[str, list[float]] = {v.label: [] for v in variants}
+    for _ in range(repeats + 1):
+        for v in variants:
+            runs[v.label].append(timed(v, model, tokens, (batch, seq, c.vocab)))
+    return Timing(c, runs)
+
+
+# ----------------------------------------------------------------------------
+# Peak memory of one run, in a fresh process
+
+
+def peak_memory_mb(model: str, variant: str, args: argparse.Namespace) -> float:
+    """VmHWM of a child process that runs one forward of the full `model` as `variant` says."""
+    command = [sys.executable, __file__, "--child", model, variant, "--batch", str(args.batch), "--seq", str(args.seq),
+               "--ours", args.ours, "--ours-shapes", args.ours_shapes]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def vm_hwm_mb() -> float:
+    """This process's peak resident set size, in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def child(model: str, variant: str, args: argparse.Namespace) -> None:
+    """The body of a memory child: build, run once (unless variant is "baseline"), print VmHWM."""
+    c = CONFIGS[model]
+    built = build(c)
+    tokens = torch.zeros(args.batch, args.seq, dtype=torch.long, device="meta")
+    if variant != "baseline":
+        chosen = {v.label: v for v in variants(args)}[variant]
+        timed(chosen, built, tokens, (args.batch, args.seq, c.vocab))
+    print(f"{vm_hwm_mb():.1f}")
+
+
+# ----------------------------------------------------------------------------
+# The command line
+
+
+def variants(args: argparse.Namespace) -> list[Variant]:
+    torch_side = load_side("torch", TORCH_FAKE, TORCH_SHAPES, python_dispatcher=True)
+    ours = load_side("ours", args.ours, args.ours_shapes)
+    return [
+        Variant("meta", None, False),
+        Variant("torch", torch_side, False),
+        Variant("ours", ours, False),
+        Variant("torch+SE", torch_side, True),
+        Variant("ours+SE", ours, True),
+    ]
+
+
+def print_timings(timings: Sequence[Timing], repeats: int) -> None:
+    print(f"\nforward pass, median of {repeats} warm runs (ms); ratio = ours / torch in the same run")
+    head = ["model", "layers", "meta", "torch", "ours", "ratio", "torch+SE", "ours+SE", "ratio"]
+    print("".join(f"{h:>10}" for h in head))
+    for t in timings:
+        ms = {label: 1000 * t.median(label) for label in t.runs}
+        cells = [t.config.name, str(t.config.layers), f"{ms['meta']:.1f}", f"{ms['torch']:.1f}", f"{ms['ours']:.1f}",
+                 f"{ms['ours'] / ms['torch']:.2f}x", f"{ms['torch+SE']:.1f}", f"{ms['ours+SE']:.1f}",
+                 f"{ms['ours+SE'] / ms['torch+SE']:.2f}x"]
+        print("".join(f"{c:>10}" for c in cells))
+    print("\ncold (first) run (ms)")
+    for t in timings:
+        print(f"{t.config.name:>10}" + "".join(f"{label:>10}{1000 * runs[0]:>9.1f}" for label, runs in t.runs.items()))
+
+
+def print_memory(args: argparse.Namespace) -> None:
+    labels = ["baseline", "ours", "ours+SE"] if args.quick else ["baseline", "ours", "ours+SE", "torch", "torch+SE"]
+    print("\npeak resident memory (VmHWM), llama-70b, all 80 layers, one forward pass in a fresh process")
+    for label in labels:
+        print(f"{label:>10}  {peak_memory_mb('llama-70b', label, args):8.0f} MB")
+    print("(baseline: import torch and build the model on the meta device, no forward pass)")
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--models", default="gpt2,llama-7b,llama-70b", help=f"comma-separated, of {', '.join(CONFIGS)}")
+    parser.add_argument("--repeats", type=int, default=5, help="warm runs per variant (default 5)")
+    parser.add_argument("--quick", action="store_true", help="2 repeats, 4 layers per model, less memory")
+    parser.add_argument("--layers", type=int, help="cut every model to L layers (memory is always measured in full)")
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--no-memory", action="store_true", help="skip the 70B memory subprocesses")
+    parser.add_argument("--ours", default=OURS_FAKE, help="module holding our FakeTensorMode")
+    parser.add_argument("--ours-shapes", default=OURS_SHAPES, help="module holding our ShapeEnv")
+    parser.add_argument("--child", nargs=2, metavar=("MODEL", "VARIANT"), help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse(argv)
+    warnings.simplefilter("ignore")
+    if args.child:
+        return child(args.child[0], args.child[1], args)
+    if args.quick:
+        args.repeats, args.layers = min(args.repeats, 2), args.layers or 4
+    chosen = variants(args)
+    timings = []
+    for name in args.models.split(","):
+        c = CONFIGS[name] if args.layers is None else replace(CONFIGS[name], layers=args.layers)
+        start = time.perf_counter()
+        timings.append(bench(c, chosen, args.repeats, args.batch, args.seq))
+        print(f"{name}: {time.perf_counter() - start:.1f} s", file=sys.stderr)
+    print_timings(timings, args.repeats)
+    if not args.no_memory:
+        print_memory(args)
+
+
+if __name__ == "__main__":
+    main()
