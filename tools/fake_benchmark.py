@@ -15,9 +15,11 @@ in one process, alternating, `--repeats` times each:
     ours+SE     our mode with our ShapeEnv; batch and sequence are symbols
 
 Times include making the mode and converting the weights. The table shows
-medians and the same-run ratio ours/torch; a fresh mode is made for every
-run, while the dispatch caches of both implementations live as long as the
-process (so the first run of each is reported apart, as "cold").
+medians of the warm runs, and the ratio ours/torch as the median over rounds
+of the two times measured in the same round (robust to a machine whose load
+changes between rounds). A fresh mode is made for every run, while the
+dispatch caches of both implementations live as long as the process, so the
+first round is reported apart, as "cold".
 
 Peak resident memory (VmHWM) of the full 70B configuration (80 layers,
 whatever --layers says) is measured in fresh subprocesses, one per variant,
@@ -37,7 +39,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
@@ -250,6 +252,11 @@ class Timing:
     def median(self, label: str) -> float:
         return statistics.median(self.runs[label][1:] or self.runs[label])
 
+    def ratio(self, label: str, other: str) -> float:
+        """Median over warm rounds of label's time over other's in the same round."""
+        pairs = list(zip(self.runs[label], self.runs[other]))
+        return statistics.median(a / b for a, b in (pairs[1:] or pairs))
+
 
 def bench(c: Config, variants: Sequence[Variant], repeats: int, batch: int, seq: int) -> Timing:
     """`repeats` + 1 alternating rounds over the variants (the first is the cold run)."""
@@ -311,19 +318,25 @@ def variants(args: argparse.Namespace) -> list[Variant]:
     ]
 
 
-def print_timings(timings: Sequence[Timing], repeats: int) -> None:
-    print(f"\nforward pass, median of {repeats} warm runs (ms); ratio = ours / torch in the same run")
+def print_table(title: str, timings: Sequence[Timing], seconds: Callable[[Timing, str], float],
+                ratio: Callable[[Timing, str, str], float]) -> None:
+    """One row per model: ms per variant, and ours / torch static and with a ShapeEnv."""
+    print(f"\n{title}")
     head = ["model", "layers", "meta", "torch", "ours", "ratio", "torch+SE", "ours+SE", "ratio"]
     print("".join(f"{h:>10}" for h in head))
     for t in timings:
-        ms = {label: 1000 * t.median(label) for label in t.runs}
-        cells = [t.config.name, str(t.config.layers), f"{ms['meta']:.1f}", f"{ms['torch']:.1f}", f"{ms['ours']:.1f}",
-                 f"{ms['ours'] / ms['torch']:.2f}x", f"{ms['torch+SE']:.1f}", f"{ms['ours+SE']:.1f}",
-                 f"{ms['ours+SE'] / ms['torch+SE']:.2f}x"]
+        ms = {label: 1000 * seconds(t, label) for label in t.runs}
+        cells = [t.config.name, str(t.config.layers), f"{ms['meta']:.0f}", f"{ms['torch']:.0f}", f"{ms['ours']:.0f}",
+                 f"{ratio(t, 'ours', 'torch'):.2f}x", f"{ms['torch+SE']:.0f}", f"{ms['ours+SE']:.0f}",
+                 f"{ratio(t, 'ours+SE', 'torch+SE'):.2f}x"]
         print("".join(f"{c:>10}" for c in cells))
-    print("\ncold (first) run (ms)")
-    for t in timings:
-        print(f"{t.config.name:>10}" + "".join(f"{label:>10}{1000 * runs[0]:>9.1f}" for label, runs in t.runs.items()))
+
+
+def print_timings(timings: Sequence[Timing], repeats: int) -> None:
+    print_table(f"forward pass, ms, median of {repeats} warm runs; ratio = median over rounds of ours / torch in one round",
+                timings, Timing.median, Timing.ratio)
+    print_table("forward pass, ms, first (cold) run", timings, lambda t, label: t.runs[label][0],
+                lambda t, a, b: t.runs[a][0] / t.runs[b][0])
 
 
 def print_memory(args: argparse.Namespace) -> None:
@@ -337,7 +350,7 @@ def print_memory(args: argparse.Namespace) -> None:
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--models", default="gpt2,llama-7b,llama-70b", help=f"comma-separated, of {', '.join(CONFIGS)}")
-    parser.add_argument("--repeats", type=int, default=5, help="warm runs per variant (default 5)")
+    parser.add_argument("--repeats", type=int, default=3, help="warm runs per variant (default 3)")
     parser.add_argument("--quick", action="store_true", help="2 repeats, 4 layers per model, less memory")
     parser.add_argument("--layers", type=int, help="cut every model to L layers (memory is always measured in full)")
     parser.add_argument("--batch", type=int, default=2)

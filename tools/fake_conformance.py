@@ -18,23 +18,36 @@ with the eager one, by the same rules for both sides:
     value      a non-tensor output equals eager's (an unbacked symbol is
                accepted for a number)
     structure  the outputs form the same pytree
-    raised:T   converting the inputs or running the op raised T
+    raised:T   converting the inputs, running the op or reading the
+               outputs' metadata raised T
     timeout    one side took more than --timeout seconds on the sample
+    crashed:S  the process died of signal S while one side ran the sample
+    leaked-state  the side left a mode on the stack or Python dispatch
+               turned off (repaired, so that the next side is not hurt)
 
 A sample on which eager itself raises is skipped. Inputs are converted to
 fakes before eager runs, so an op that mutates its inputs is seen the same
-way by all three. In the symbolic pass each side gets a fresh ShapeEnv of its
-own kind per sample (ours for ours, torch's for torch's) and converts every
-input with `mode.from_tensor(t)`, which makes its dimensions symbols.
+way by all three. Each sample gets a fresh mode per side. In the symbolic
+pass each side gets a fresh ShapeEnv of its own kind too (ours for ours,
+torch's for torch's) and converts every input with `mode.from_tensor(t)`,
+which makes its dimensions symbols; torch's mode then runs under
+`enable_python_dispatcher()`, as torch's own tracers run it (without it,
+torch fails on ~130 more samples); ours has to turn it on by itself.
+
+The samples run in a worker process; when it crashes or hangs, the parent
+records the sample it was on for the side that was running and starts a new
+worker from there, so one segfault costs one sample, not the run.
 
 Which implementation is "ours" is one name: `--ours MODULE` (its
 FakeTensorMode) and `--ours-shapes MODULE` (its ShapeEnv). Passing torch's own
-modules there runs torch against itself, a check of the harness: both columns
-must then agree sample for sample.
+modules there (with --ours-under-python-dispatcher, to run it as torch's side
+is run) runs torch against itself, a check of the harness: both columns must
+then agree sample for sample.
 
     python3 tools/fake_conformance.py [--ops REGEX] [--limit N] [--samples K]
         [--symbolic] [--markdown] [--verbose] [--timeout S]
         [--ours torchshade.fake] [--ours-shapes torchshade.shapes]
+        [--ours-under-python-dispatcher]
 """
 
 from __future__ import annotations
@@ -147,12 +160,15 @@ def same_sizes(eager: Sequence[object], fake: Sequence[object]) -> bool:
     return all(h is None or h == e for e, h in zip(eager, (hint(f) for f in fake)))
 
 
-def significant_strides(t: torch.Tensor) -> list[tuple[int, object]]:
-    """(dim, stride) for the dimensions whose stride matters: size > 1, tensor not empty."""
-    sizes = [hint(s) for s in t.shape]
-    if any(s == 0 for s in sizes):
+def significant_dims(eager: torch.Tensor) -> list[int]:
+    """The dimensions whose stride matters: size > 1, none if the tensor is empty.
+
+    Eager's sizes decide, for both sides: the fake's sizes already equal them,
+    except where they are unbacked symbols with no hint to look at.
+    """
+    if eager.numel() == 0:
         return []
-    return [(d, st) for d, (sz, st) in enumerate(zip(sizes, t.stride())) if sz != 1]
+    return [d for d, size in enumerate(eager.shape) if size != 1]
 
 
 def short(t: torch.Tensor) -> str:
@@ -170,9 +186,8 @@ def compare_tensor(eager: torch.Tensor, fake: torch.Tensor) -> tuple[str, str]:
         return "device", f"eager {eager.device}, fake {fake.device}"
     if eager.layout != torch.strided or fake.layout != torch.strided:
         return OK, ""
-    wanted = dict(significant_strides(eager))
-    got = dict(significant_strides(fake))
-    if wanted.keys() != got.keys() or not same_sizes(list(wanted.values()), list(got.values())):
+    dims = significant_dims(eager)
+    if not same_sizes([eager.stride(d) for d in dims], [fake.stride()[d] for d in dims]):
         return "stride", f"eager {short(eager)}, fake {short(fake)}"
     if not same_sizes([eager.storage_offset()], [fake.storage_offset()]):
         return "stride", f"storage offset: eager {eager.storage_offset()}, fake {fake.storage_offset()}"
@@ -297,7 +312,10 @@ def run_fake(op: Callable[..., object], side: Side, prepared: Prepared, eager: t
             out = op(*args, **kwargs)
     except Exception as error:
         return failure(error, "running the op")
-    return compare(eager[0], eager[1], out, (args, kwargs))
+    try:  # reading a fake output's metadata runs the side's code too
+        return compare(eager[0], eager[1], out, (args, kwargs))
+    except Exception as error:
+        return failure(error, "reading the outputs")
 
 
 def symbolic_inputs(prepared: Prepared) -> bool:
@@ -403,7 +421,8 @@ class Run:
     ops: set[str] = field(default_factory=set)
     eager_skipped: int = 0
     lost_ops: list[str] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # spent in the worker on this pass
+    recorded: set[str] = field(default_factory=set)
 
 
 @contextmanager
@@ -460,33 +479,36 @@ def emit(kind: str, payload: object) -> None:
 
 
 def worker(config: dict[str, Any]) -> None:
-    """Run ops `config["ops"][config["start"]:]`, printing one line per event for the parent.
+    """Run ops `config["ops"][config["start"]:]`, each in every pass, printing one line per event.
 
     A name that is no OpInfo (running on CPU in float32) is reported done with no samples.
     """
     sides = [load_side(*spec) for spec in config["sides"]]
     keys: list[str] = config["ops"]
     by_key: dict[str, Any] = {op_key(op): op for op in select_ops(None, None, names=keys)}
-    skip: dict[tuple[str, int], dict[str, str]] = {}
-    for key, index, side, category in config["skip"]:
-        skip.setdefault((key, index), {})[side] = category
+    skip: dict[tuple[str, str, int], dict[str, str]] = {}
+    for pass_, key, index, side, category in config["skip"]:
+        skip.setdefault((pass_, key, index), {})[side] = category
     with warnings.catch_warnings(), quiet_torch_logs():
         warnings.simplefilter("ignore")
         for key in keys[config["start"]:]:
-            emit("done", [key, *run_op(key, by_key.get(key), sides, config, skip)])
+            for pass_ in config["passes"]:
+                began = time.perf_counter()
+                results, skipped = run_op(pass_, key, by_key.get(key), sides, config, skip)
+                emit("done", [pass_, key, results, skipped, time.perf_counter() - began])
 
 
-def run_op(key: str, op: Any, sides: Sequence[Side], config: dict[str, Any],
-           skip: Mapping[tuple[str, int], Mapping[str, str]]) -> tuple[list[Any], int]:
-    """(results as JSON data, samples skipped) of one op, in a worker."""
+def run_op(pass_: str, key: str, op: Any, sides: Sequence[Side], config: dict[str, Any],
+           skip: Mapping[tuple[str, str, int], Mapping[str, str]]) -> tuple[list[Any], int]:
+    """(results as JSON data, samples skipped) of one op in one pass, in a worker."""
     results, skipped = [], 0
     torch.manual_seed(0)
     for index, sample in enumerate(samples_of(op, config["samples"])):
         def announce(side: str, index: int = index) -> None:
-            emit("running", [key, index, side])
+            emit("running", [pass_, key, index, side])
 
-        outcome = run_sample(key, index, op, sample, sides, config["symbolic"], config["timeout"],
-                             skip.get((key, index), {}), announce)
+        outcome = run_sample(key, index, op, sample, sides, pass_ == "symbolic", config["timeout"],
+                             skip.get((pass_, key, index), {}), announce)
         if outcome is None:
             skipped += 1
         else:
@@ -504,9 +526,10 @@ class SideSpec:
     python_dispatcher: bool = False
 
 
-def record(run: Run, key: str, results: list[Any], skipped: int) -> None:
-    """Add one op's results, as a worker sent them, to `run`."""
+def record(run: Run, key: str, results: list[Any], skipped: int, seconds: float) -> None:
+    """Add one op's results in one pass, as a worker sent them, to `run`."""
     run.eager_skipped += skipped
+    run.seconds += seconds
     for index, outcomes, symbolic in results:
         run.results.append(SampleResult(key, index, {s: (o[0], o[1]) for s, o in outcomes.items()}, symbolic))
         run.ops.add(key)
@@ -519,9 +542,10 @@ def death(returncode: int) -> str:
     return f"crashed:exit {returncode}"
 
 
-def run_worker(run: Run, config: dict[str, Any], silence: float, progress: bool) -> tuple[int, list[Any] | None, str | None]:
-    """One worker from `config["start"]`: (ops done, last sample started, why it died or None)."""
+def run_worker(runs: dict[str, Run], config: dict[str, Any], progress: bool) -> tuple[int, list[Any] | None, str | None]:
+    """One worker from `config["start"]`: (ops done in every pass, last sample started, why it died or None)."""
     command = [sys.executable, __file__, "--worker", json.dumps(config)]
+    silence = 3 * config["timeout"] + 60
     done, running, why = 0, None, None
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
         assert process.stdout is not None
@@ -538,46 +562,46 @@ def run_worker(run: Run, config: dict[str, Any], silence: float, progress: bool)
                 if not line.startswith(TAG):
                     continue
                 kind, payload = json.loads(line[len(TAG):])
-                if kind == "running":
-                    running = payload
-                else:
-                    record(run, *payload)
-                    done, running = done + 1, None
+                running = payload if kind == "running" else None
+                if kind == "done":
+                    pass_, key, *rest = payload
+                    if key not in runs[pass_].recorded:  # a restarted worker repeats an op's earlier passes
+                        runs[pass_].recorded.add(key)
+                        record(runs[pass_], key, *rest)
+                    done += pass_ == config["passes"][-1]
                     if progress:
-                        total = len(config["ops"])
-                        print(f"\r[{config['start'] + done}/{total}] {payload[0]:<40}", end="", file=sys.stderr, flush=True)
+                        print(f"\r[{config['start'] + done}/{len(config['ops'])}] {key:<40}", end="", file=sys.stderr, flush=True)
         returncode = process.wait()
     if why is None and returncode != 0:
         why = death(returncode)
     return done, running, why
 
 
-def run(keys: Sequence[str], sides: Sequence[SideSpec], *, symbolic: bool, samples: int, timeout: float,
-        progress: bool = False) -> Run:
-    """One pass over the ops named `keys`, in worker processes.
+def run(keys: Sequence[str], sides: Sequence[SideSpec], *, passes: Sequence[str] = PASSES, samples: int = 4,
+        timeout: float = 20.0, progress: bool = False) -> list[Run]:
+    """Every pass over the ops named `keys`, in worker processes; one Run per pass.
 
     When a worker dies (a crash, or no word for a long time), the sample and
     side it was running get the category "crashed:SIGNAL" or "timeout", and a
     new worker carries on from that op, skipping just that side on that sample.
     """
-    result = Run(symbolic, [s.name for s in sides])
-    config: dict[str, Any] = {"ops": list(keys), "start": 0, "skip": [], "symbolic": symbolic, "samples": samples,
+    runs = {p: Run(p == "symbolic", [s.name for s in sides]) for p in passes}
+    config: dict[str, Any] = {"ops": list(keys), "start": 0, "skip": [], "passes": list(passes), "samples": samples,
                               "timeout": timeout, "sides": [[s.name, s.fake_module, s.shapes_module, s.python_dispatcher] for s in sides]}
-    began = time.perf_counter()
     while config["start"] < len(keys):
-        done, running, why = run_worker(result, config, silence=3 * timeout + 60, progress=progress)
+        done, running, why = run_worker(runs, config, progress)
         config["start"] += done
         if why is None:
             break
         if running is None:  # died outside any sample: lose the op
-            result.lost_ops.append(f"{keys[config['start']]} ({why})")
+            for r in runs.values():
+                r.lost_ops.append(f"{keys[config['start']]} ({why})")
             config["start"] += 1
         else:
             config["skip"].append([*running, why])
     if progress:
         print(file=sys.stderr)
-    result.seconds = time.perf_counter() - began
-    return result
+    return list(runs.values())
 
 
 # ----------------------------------------------------------------------------
@@ -672,6 +696,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per sample per side")
     parser.add_argument("--ours", default=OURS_FAKE, help="module holding our FakeTensorMode")
     parser.add_argument("--ours-shapes", default=OURS_SHAPES, help="module holding our ShapeEnv")
+    parser.add_argument("--ours-under-python-dispatcher", action="store_true",
+                        help="run ours under enable_python_dispatcher() in the symbolic pass, as torch's side is")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -683,17 +709,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     sides = [SideSpec("torch", TORCH_FAKE, TORCH_SHAPES, python_dispatcher=True)]
     try:
         load_side("ours", args.ours, args.ours_shapes)
-        sides.append(SideSpec("ours", args.ours, args.ours_shapes))
+        sides.append(SideSpec("ours", args.ours, args.ours_shapes, args.ours_under_python_dispatcher))
     except (ImportError, AttributeError) as error:
         print(f"ours ({args.ours}, {args.ours_shapes}) unavailable, torch only: {error}", file=sys.stderr)
     keys = [op_key(op) for op in select_ops(args.ops, args.limit)]
-    runs = [run(keys, sides, symbolic=p == "symbolic", samples=args.samples, timeout=args.timeout, progress=sys.stderr.isatty())
-            for p in PASSES if p == "static" or args.symbolic]
+    began = time.perf_counter()
+    passes = PASSES if args.symbolic else PASSES[:1]
+    runs = run(keys, sides, passes=passes, samples=args.samples, timeout=args.timeout, progress=sys.stderr.isatty())
     for r in runs:
         print_text(r, args.verbose)
     if args.markdown:
         print_markdown(runs)
-    print(f"\ntotal {sum(r.seconds for r in runs):.1f} s")
+    print(f"\ntotal {time.perf_counter() - began:.1f} s (wall clock, with the workers' start-up)")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ import argparse
 import cProfile
 import gc
 import io
+import operator
 import pstats
 import random
 import statistics
@@ -117,7 +118,8 @@ class TorchBackend:
         from torch.fx.experimental.symbolic_shapes import SYMPY_INTERP
 
         keep = [i for i, s in enumerate(symbols) if isinstance(s, torch.SymInt)]
-        code = self._env.produce_guards_expression([symbols[i] for i in keep])
+        placeholders = [s for s in symbols if isinstance(s, torch.SymInt)]
+        code = self._env.produce_guards_expression(placeholders)
         if code is None:
             return lambda values: True
         # Compiled once (evaluate_guards_expression would compile on every call).
@@ -337,10 +339,10 @@ def _attention_projections(
     t.decide(q_out % HEADS == 0)
     hd = t.ex(q_out // HEADS)
     t.decide(t.ex(bx * sx * q_out) == t.ex(bx * sx * HEADS * hd))  # view numel
-    t.decide(k_out % hd == 0)
+    t.decide(operator.mod(k_out, hd) == 0)  # (torch's stubs: no SymInt % SymInt|int)
     t.decide(v_out == k_out)
     nkv = t.ex(k_out // hd)
-    t.decide(HEADS % nkv == 0)
+    t.decide(operator.mod(HEADS, nkv) == 0)  # (torch's stubs: no SymInt.__rmod__)
     t.ex(HEADS // nkv)  # query groups per kv head
     t.ex(hd ** 2)
     scale = hd / 1  # true division: a float, as for the softmax scale
@@ -464,8 +466,7 @@ class RunResult:
 
 def run_once(backend: Backend, layers: int, inputs: Sequence[Sequence[int]],
              verify: bool = False) -> RunResult:
-    sympy.core.cache.clear_cache()
-    gc.collect()
+    """One timed run from a fresh env and a cold sympy cache."""
     tally = Tally(record_hints=verify)
     syms, names, times = run_workload(backend, inputs[0], layers, tally)
     with _timed(times, "guards"):
@@ -522,9 +523,16 @@ def report(samples: dict[str, list[dict[str, float]]]) -> float:
     return ratio
 
 
+def _cold_start() -> None:
+    """Neither side may profit from sympy's cache warmed by the other, or pay for its garbage."""
+    sympy.core.cache.clear_cache()
+    gc.collect()
+
+
 def profile_ours(layers: int, inputs: Sequence[Sequence[int]]) -> None:
     prof = cProfile.Profile()
     backend = OursBackend()
+    _cold_start()
     prof.enable()
     run_once(backend, layers, inputs)
     prof.disable()
@@ -555,7 +563,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     backends: list[Backend] = [] if args.torch_only else [OursBackend()]
     backends.append(TorchBackend())
 
-    first = {b.name: run_once(b, layers, inputs, verify=True) for b in backends}  # warm-up
+    first: dict[str, RunResult] = {}
+    for b in backends:  # warm-up, and the correctness cross-check
+        _cold_start()
+        first[b.name] = run_once(b, layers, inputs, verify=True)
     t = first["torch"].tally
     print(f"workload: {layers} layers, {len(inputs[0])} symbols, {t.expressions} expressions, "
           f"{len(t.decisions)} decisions, {len(inputs)} guard checks; {repeats} repeats")
@@ -564,6 +575,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     samples: dict[str, list[dict[str, float]]] = {b.name: [] for b in backends}
     for _ in range(repeats):
         for b in backends:
+            _cold_start()
             samples[b.name].append(run_once(b, layers, inputs).times)
     ratio = report(samples)
     if ratio == ratio:

@@ -10,8 +10,10 @@ from torchshade.fake import FakeTensorMode
 
 @pytest.fixture
 def mode() -> FakeTensorMode:
-    """A static fake mode."""
-    return FakeTensorMode()
+    """A static fake mode, its (process-wide) dispatch cache emptied."""
+    static = FakeTensorMode()
+    static.cache_clear()
+    return static
 
 
 @pytest.fixture

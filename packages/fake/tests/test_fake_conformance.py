@@ -59,16 +59,23 @@ def tool() -> ModuleType:
     return load_tool()
 
 
-@pytest.fixture(scope="module", params=["static", "symbolic"])
-def run(request: pytest.FixtureRequest, tool: ModuleType) -> Any:
-    """One pass over the subset, torch's side and ours, 4 samples per op, in a worker process."""
+@pytest.fixture(scope="module")
+def runs(tool: ModuleType) -> dict[str, Any]:
+    """Both passes over the subset, torch's side and ours, 4 samples per op, in a worker process."""
     sides = [
         tool.SideSpec("torch", tool.TORCH_FAKE, tool.TORCH_SHAPES, python_dispatcher=True),
         tool.SideSpec("ours", tool.OURS_FAKE, tool.OURS_SHAPES),
     ]
-    return tool.run(SUBSET, sides, symbolic=request.param == "symbolic", samples=4, timeout=20.0)
+    static, symbolic = tool.run(SUBSET, sides, passes=("static", "symbolic"), samples=4, timeout=20.0)
+    return {"static": static, "symbolic": symbolic}
 
 
+@pytest.fixture(params=["static", "symbolic"])
+def run(request: pytest.FixtureRequest, runs: dict[str, Any]) -> Any:
+    return runs[request.param]
+
+
+@pytest.mark.slow
 def test_ours_matches_eager_as_often_as_torch_per_op(tool: ModuleType, run: Any) -> None:
     ours, theirs = tool.per_op(run, "ours"), tool.per_op(run, "torch")
     worse = tool.regressions(run, "ours", "torch")
@@ -76,19 +83,21 @@ def test_ours_matches_eager_as_often_as_torch_per_op(tool: ModuleType, run: Any)
     assert not worse, f"ours matches eager less often than torch on {len(worse)} ops:\n" + "\n".join(lines)
 
 
+@pytest.mark.slow
 def test_ours_matches_eager_as_often_as_torch_in_total(tool: ModuleType, run: Any) -> None:
     ours, theirs = tool.matches(run, "ours"), tool.matches(run, "torch")
     categories = dict(tool.categories(run, "ours"))
     assert ours >= theirs, f"{ours} samples match for ours, {theirs} for torch; ours fails by {categories}"
 
 
-def test_the_symbolic_pass_makes_symbolic_inputs(run: Any) -> None:
-    if not run.symbolic:
-        pytest.skip("the static pass has no symbols")
+@pytest.mark.slow
+def test_the_symbolic_pass_makes_symbolic_inputs(runs: dict[str, Any]) -> None:
+    run = runs["symbolic"]
     counts = {side: sum(r.symbolic[side] for r in run.results) for side in run.sides}
     assert counts["ours"] >= counts["torch"] > 0, f"samples with a symbolic input size: {counts}"
 
 
+@pytest.mark.slow
 def test_every_op_of_the_subset_ran_samples(run: Any) -> None:
     missing = sorted(set(SUBSET) - run.ops)
     assert not missing, f"no sample ran (not an OpInfo on CPU in float32, or eager raised on all): {missing}"

@@ -112,3 +112,16 @@ def test_dynamic_dims_policy_is_passed_through(sym_mode: FakeTensorMode) -> None
     )
     assert type(fake.shape[0]) is int and fake.shape[0] == 3
     assert isinstance(fake.shape[1], torch.SymInt)
+
+
+@pytest.mark.parametrize("layout", ["coo", "csr"])
+def test_sparse_tensors_convert_and_run(mode: FakeTensorMode, layout: str) -> None:
+    dense = torch.randn(4, 5)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+        real = dense.to_sparse() if layout == "coo" else dense.to_sparse_csr()
+    fake = mode.from_tensor(real)
+    assert (fake.layout, fake.shape, fake.device) == (real.layout, real.shape, real.device)
+    with mode:
+        out = fake @ torch.empty(5, 3)
+    assert isinstance(out, FakeTensor) and out.shape == (4, 3)

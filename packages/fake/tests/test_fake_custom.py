@@ -64,3 +64,32 @@ def test_missing_impl_names_the_op_and_shows_code(mode: FakeTensorMode) -> None:
     assert "torchshade_test.no_fake.default has no meta kernel and no fake implementation" in message
     assert '@torch.library.register_fake("torchshade_test::no_fake")' in message
     assert "def _(x, n):" in message and "return torch.empty_like(x)" in message
+
+
+def test_aten_op_without_meta_falls_back_to_cpu_kernel(mode: FakeTensorMode) -> None:
+    x = mode.from_tensor(torch.randn(5, 3))
+    with mode:
+        a, tau = torch.geqrf(x)
+    real_a, real_tau = torch.geqrf(torch.randn(5, 3))
+    assert (a.shape, a.stride(), tau.shape) == (real_a.shape, real_a.stride(), real_tau.shape)
+    strict = FakeTensorMode(allow_fallback_kernels=False)
+    y = strict.from_tensor(torch.randn(5, 3))
+    with strict, pytest.raises(MissingFakeImplError, match='register_fake\\("aten::geqrf"\\)'):
+        torch.geqrf(y)
+
+
+@torch.library.custom_op("torchshade_test::bad_bounds", mutates_args=())
+def bad_bounds(x: torch.Tensor) -> torch.Tensor:
+    return x.clone()
+
+
+@bad_bounds.register_fake
+def _(x: torch.Tensor) -> torch.Tensor:
+    n = torch.library.get_ctx().new_dynamic_size(min=-1)
+    return x.new_empty(n)
+
+
+def test_new_dynamic_size_checks_its_bounds(sym_mode: FakeTensorMode) -> None:
+    x = sym_mode.from_tensor(torch.randn(5), static_shapes=True)
+    with sym_mode, pytest.raises(ValueError, match="min must be >= 0"):
+        bad_bounds(x)

@@ -126,3 +126,29 @@ def test_torch_also_raises_without_env() -> None:
     x = theirs.from_tensor(torch.randn(3))
     with theirs, pytest.raises(TorchDynamicOutputShapeException):
         x.nonzero()
+
+
+def test_allclose_needs_data(mode: FakeTensorMode) -> None:
+    x = mode.from_tensor(torch.randn(3))
+    with mode, pytest.raises(DataDependentOutputException, match="aten.allclose.default on f32\\[3\\]"):
+        torch.allclose(x, x)
+
+
+def test_slicing_at_an_unbacked_position(sym_mode: FakeTensorMode) -> None:
+    # torch.narrow at a tensor start: the decomposition would guard on u0 < 0.
+    x = sym_mode.from_tensor(torch.randn(5, 6), static_shapes=True)
+    start = sym_mode.from_tensor(torch.tensor(2), static_shapes=True)
+    with sym_mode:
+        y = torch.narrow(x, 1, start, 3)
+        i = start.item()
+        z = x[i:]
+    assert y.shape[0] == 5 and free_unbacked_symbols(y.shape)
+    assert z.shape[1] == 6 and free_unbacked_symbols(z.shape)
+    assert y._base is x and z._base is x
+
+
+def test_slicing_at_an_unbacked_position_needs_an_env(mode: FakeTensorMode) -> None:
+    x = mode.from_tensor(torch.randn(5, 6))
+    start = mode.from_tensor(torch.tensor([2, 3]))
+    with mode, pytest.raises(DataDependentOutputException, match="i64\\[\\] on cpu"):
+        torch.narrow(x, 1, start[0], 3)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from torchshade.fake import FakeTensorMode, ShapeDtypeStruct, ShapeSpecError, eval_shape
+from torchshade.fake import (
+    FakeModeMismatchError,
+    FakeTensorMode,
+    ShapeDtypeStruct,
+    ShapeSpecError,
+    eval_shape,
+)
 
 
 def test_real_tensor_arguments() -> None:
@@ -47,3 +53,10 @@ def test_named_dims_need_an_env(mode: FakeTensorMode) -> None:
     x = mode.from_tensor(torch.randn(2))
     with pytest.raises(ShapeSpecError, match="named dimension 'n' needs a ShapeEnv"):
         eval_shape(lambda a, b: a, x, "f32[n]")
+
+
+def test_fakes_of_two_modes_are_refused() -> None:
+    a = FakeTensorMode().from_tensor(torch.randn(2))
+    b = FakeTensorMode().from_tensor(torch.randn(2))
+    with pytest.raises(FakeModeMismatchError, match="fake tensors of two modes"):
+        eval_shape(lambda x, y: x + y, a, b)

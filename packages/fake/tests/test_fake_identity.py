@@ -80,3 +80,18 @@ def test_reentering_the_mode_is_a_no_op(mode: FakeTensorMode) -> None:
     assert isinstance(a, FakeTensor) and isinstance(b, FakeTensor)
     c = torch.empty(1)
     assert not isinstance(c, FakeTensor)
+
+
+def test_deepcopy_keeps_storage_sharing_like_real_tensors(mode: FakeTensorMode) -> None:
+    real = torch.randn(4, 4)
+    pair = [real, real[1:]]
+    real_copy = copy.deepcopy(pair)
+    fakes = [mode.from_tensor(t) for t in pair]
+    fake_copy = copy.deepcopy(fakes)
+    for copies in (real_copy, fake_copy):
+        assert copies[0].untyped_storage()._cdata == copies[1].untyped_storage()._cdata
+    assert fake_copy[0].untyped_storage()._cdata != fakes[0].untyped_storage()._cdata
+    assert [(t.shape, t.stride(), t.storage_offset()) for t in fake_copy] == [
+        (t.shape, t.stride(), t.storage_offset()) for t in real_copy
+    ]
+    assert all(isinstance(t, FakeTensor) and t.fake_mode is mode for t in fake_copy)

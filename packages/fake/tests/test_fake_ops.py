@@ -36,6 +36,11 @@ CASES: dict[str, tuple[Fn, list[torch.Tensor]]] = {
     "index_select": (lambda a, i: a.index_select(0, i), [torch.randn(5, 3), torch.tensor([0, 2])]),
     "inplace_add": (lambda a: a.add_(1), [torch.randn(3)]),
     "embedding": (lambda i, w: F.embedding(i, w), [torch.tensor([[0, 1]]), torch.randn(4, 3)]),
+    "rfftn_device_strides": (lambda a: torch.fft.rfftn(a), [torch.randn(5, 6, 6)]),
+    "eig_device_strides": (lambda a: torch.linalg.eig(a), [torch.randn(5, 5)]),
+    "dropout_eval_returns_input": (
+        lambda a: F.dropout(a, 0.5, training=False), [torch.randn(3, 4)]
+    ),
     "sdpa": (
         lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
         [torch.randn(1, 2, 5, 8), torch.randn(1, 2, 5, 8), torch.randn(1, 2, 5, 8)],
@@ -52,12 +57,13 @@ def _leaves(out: object) -> list[torch.Tensor]:
 
 
 def _meta(out: object, inputs: Sequence[torch.Tensor]) -> list[tuple[object, ...]]:
-    """Shape, dtype, device, strides, offset and which input each output aliases."""
+    """Shape, dtype, device, strides, offset, which inputs each output aliases / is."""
     rows: list[tuple[object, ...]] = []
     for t in _leaves(out):
         storage = t.untyped_storage()._cdata
         alias = [i for i, x in enumerate(inputs) if x.untyped_storage()._cdata == storage]
-        rows.append((tuple(t.shape), t.dtype, str(t.device), t.stride(), t.storage_offset(), alias))
+        same = [i for i, x in enumerate(inputs) if x is t]
+        rows.append((tuple(t.shape), t.dtype, str(t.device), t.stride(), t.storage_offset(), alias, same))
     return rows
 
 

@@ -57,3 +57,27 @@ def test_unbacked_bindings_are_recorded(sym_mode: FakeTensorMode) -> None:
     ((symbol, path),) = bindings.items()
     assert path == ("size", 0) and str(symbol) == str(nodes["nonzero"].meta["val"].shape[0])
     assert "unbacked_bindings" not in nodes["sum_1"].meta
+
+
+def test_graphs_with_real_parameters_and_submodules() -> None:
+    class M(torch.nn.Module):
+        b: torch.Tensor
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.randn(3, 3))
+            self.register_buffer("b", torch.ones(3))
+            self.lin = torch.nn.Linear(3, 4)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out: torch.Tensor = self.lin(x @ self.w + self.b)
+            return out
+
+    real = M()
+    gm = torch.fx.symbolic_trace(real)
+    FakeTensorProp(gm).propagate(torch.randn(2, 3))
+    vals = {n.name: n.meta["val"] for n in gm.graph.nodes}
+    assert all(isinstance(v, FakeTensor) for v in vals.values())
+    assert vals["lin"].shape == (2, 4) and vals["w"].shape == (3, 3)
+    assert not isinstance(real.lin.weight, FakeTensor)
+    assert not any(isinstance(p, FakeTensor) for p in gm.parameters())

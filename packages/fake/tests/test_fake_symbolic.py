@@ -76,3 +76,21 @@ def test_symbolic_results_match_eager_with_hints(sym_mode: FakeTensorMode) -> No
         fake_out = fn(fake)
     hinted = tuple(int(s.node.hint) if isinstance(s, torch.SymInt) else s for s in fake_out.shape)
     assert hinted == tuple(out.shape)
+
+
+def test_cpu_scalar_tensors_broadcast_in_prims(sym_mode: FakeTensorMode) -> None:
+    # torch's prims check "0-dim CPU tensor" by device: they must see cpu, not meta.
+    x = sym_mode.from_tensor(torch.randn(5), source="x")
+    y = sym_mode.from_tensor(torch.tensor(2.0), source="y")
+    with sym_mode:
+        z = x * y + y
+    assert str(z.shape) == "torch.Size([s0])"
+
+
+def test_metadata_queries_as_ops(sym_mode: FakeTensorMode) -> None:
+    x = sym_mode.from_tensor(torch.randn(5, 3), source="x")
+    aten = torch.ops.aten
+    assert str(aten.sym_size.int(x, 1)) == "s1"
+    assert [str(s) for s in aten.sym_stride.default(x)] == ["s1", "1"]
+    assert aten.sym_storage_offset.default(x) == 0
+    assert str(aten.sym_numel.default(x)) == "s0*s1"

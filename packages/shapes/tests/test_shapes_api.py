@@ -50,7 +50,7 @@ def test_entry_point_signatures() -> None:
         "'tuple[tuple[SizeLike, ...], tuple[SizeLike, ...], SizeLike]'"
     )
     assert _sig(ShapeEnv.create_symint) == (
-        "(self, hint: 'int', source: 'str', dynamic: 'DimDynamic' = <DimDynamic.DYNAMIC: 'dynamic'>) -> 'SizeLike'"
+        "(self, hint: 'int', source: 'str', dynamic: 'DimDynamic' = <DimDynamic.DYNAMIC: 'dynamic'>, *, is_size: 'bool' = True) -> 'SizeLike'"
     )
     assert _sig(ShapeEnv.create_unbacked_symint) == "(self, source: 'str | None' = None) -> 'torch.SymInt'"
     assert _sig(ShapeEnv.create_unbacked_symfloat) == "(self, source: 'str | None' = None) -> 'torch.SymFloat'"
@@ -59,6 +59,8 @@ def test_entry_point_signatures() -> None:
     assert _sig(ShapeEnv.is_unbacked) == "(self, symbol: 'Any') -> 'bool'"
     assert _sig(ShapeEnv.check_guards) == "(self, inputs: 'Mapping[str, object]') -> 'list[GuardFailure]'"
     assert _sig(ShapeEnv.format_guards) == "(self) -> 'str'"
+    assert _sig(ShapeEnv.guards_source) == "(self, function_name: 'str' = 'check_guards') -> 'str'"
+    assert _sig(ShapeEnv.evaluate_guards) == "(self, inputs: 'Mapping[str, object]') -> 'bool'"
     assert _sig(shapes.free_unbacked_symbols) == "(value: 'object') -> 'set[Any]'"
     assert isinstance(inspect.getattr_static(ShapeEnv, "guards"), property)
     assert isinstance(inspect.getattr_static(ShapeEnv, "runtime_asserts"), property)

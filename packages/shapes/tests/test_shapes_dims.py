@@ -103,3 +103,10 @@ def test_bad_dim_declarations() -> None:
         Dim("my batch")
     with pytest.raises(ValueError, match="the coefficient must be a positive int"):
         Dim("b") * 0
+
+
+def test_tracing_that_needs_a_multiple_suggests_a_derived_dim() -> None:
+    env = ShapeEnv()
+    (a,), _, _ = env.create_symbolic_sizes_strides_storage_offset(torch.empty(8), "x", dims={0: Dim("seq")})
+    with pytest.raises(ConstraintViolationError, match=r"needs seq % 4 == 0 .*declare it as a multiple: 4\*Dim\('seq_div4'\)"):
+        torch._check(a % 4 == 0)

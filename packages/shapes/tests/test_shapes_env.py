@@ -9,7 +9,7 @@ import sympy
 import torch
 from torch.fx.experimental import symbolic_shapes as torch_shapes
 
-from torchshade.shapes import DimDynamic, ShapeEnv, free_unbacked_symbols
+from torchshade.shapes import DimDynamic, GuardOnDataDependentSymNode, ShapeEnv, free_unbacked_symbols
 
 
 def _strs(values: tuple[object, ...]) -> tuple[str, ...]:
@@ -122,3 +122,26 @@ def test_backed_symfloat() -> None:
     f = env.create_symfloat(2.5, "scale")
     assert str(f) == "zf0" and float(operator.mul(f, 2)) == 5.0  # SymFloat's * is installed at run time
     assert env.var_to_val[f.node.expr] == 2.5
+
+
+def test_int_inputs_may_be_negative() -> None:
+    env = ShapeEnv()
+    n = env.create_symint(-3, "n", is_size=False)
+    assert isinstance(n, torch.SymInt)
+    assert bool(n < 0) is True
+    assert [g.python for g in env.guards] == ["n <= -1"]
+    assert env.evaluate_guards({"n": -7}) and not env.evaluate_guards({"n": 0})
+    assert env.create_symint(1, "one", is_size=False) == 1  # 0 and 1 still specialize, as in torch
+    assert "one == 1" in [g.python for g in env.guards]
+
+
+def test_hint_queries_torchs_names() -> None:
+    env = ShapeEnv()
+    n = env.create_symint(6, "n")
+    u = env.create_unbacked_symint()
+    assert isinstance(n, torch.SymInt)
+    assert env.guarding_hint_or_throw(n.node.expr * 2) == 12
+    assert env.optimization_hint(u.node.expr, fallback=64) == 64
+    assert env.size_hint(u.node.expr, allow_none=True) is None
+    with pytest.raises(GuardOnDataDependentSymNode, match="u0"):
+        env.guarding_hint_or_throw(u.node.expr + 1)

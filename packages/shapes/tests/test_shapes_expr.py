@@ -19,7 +19,7 @@ nonzero = ints.filter(lambda v: v != 0)
 s0, s1 = sympy.symbols("s0 s1", integer=True, nonnegative=True)
 
 
-@given(ints, nonzero)  # type: ignore[untyped-decorator]  # mypy.ini skips hypothesis, so its decorators are untyped
+@given(ints, nonzero)
 def test_constants_fold_like_python(a: int, b: int) -> None:
     assert FloorDiv(a, b) == a // b
     assert PyMod(a, b) == a % b
@@ -80,7 +80,7 @@ def _build(tree: Any, values: dict[Any, int]) -> tuple[Any, int]:
     return sym_op(le, re_), py_op(lv, rv)
 
 
-@given(exprs, st.integers(0, 40), st.integers(0, 40))  # type: ignore[untyped-decorator]  # mypy.ini skips hypothesis, so its decorators are untyped
+@given(exprs, st.integers(0, 40), st.integers(0, 40))
 def test_symbolic_then_substituted_equals_python(tree: Any, a: int, b: int) -> None:
     values = {s0: a, s1: b}
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import re
 from pathlib import Path
 
@@ -173,3 +174,21 @@ def test_meta_kernels_run_on_our_symints(xy: SymPair) -> None:
     assert m.is_contiguous()
     t = torch.ops.aten.t(m)
     assert tuple(map(str, t.shape)) == ("s1", "s0") and not t.is_contiguous()
+
+
+def test_float_semantics_follow_python(env: ShapeEnv) -> None:
+    n = env.create_symint(5, "n")
+    assert isinstance(n, torch.SymInt)
+    f = torch.sym_float(n)
+    cases: list[tuple[object, float | int | bool]] = [
+        (f / 2.0, 2.5), (10.0 / f, 2.0), (f // 2, 2.0), (f**2, 25.0), (n**-1, 0.2),
+        (n / 2, 2.5), (operator.mod(17, n), 2), (17 // n, 3), (3 - n, -2), (n // n, 1),
+        (math.floor(f / 2), 2), (math.ceil(f / 2), 3), (math.trunc(f / 2), 2), (round(f / 2), 2),
+        (round(f / 4, 1), 1.2), (torch.sym_sqrt(f), math.sqrt(5)), ((f / 2).is_integer(), False),
+    ]  # fmt: skip
+    for value, expected in cases:
+        assert isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)), value
+        assert value.node.hint == pytest.approx(expected), str(value)
+        assert type(value.node.hint) is type(expected) or isinstance(expected, float), str(value)
+    assert isinstance(f // 2, torch.SymFloat) and isinstance(17 // n, torch.SymInt)
+    assert isinstance(n**-1, torch.SymFloat)

@@ -122,3 +122,43 @@ def test_hints_match_torch() -> None:
     for f in exprs:
         assert f(oa, ob).node.hint == t_env.guarding_hint_or_throw(f(ta, tb).node.expr)
     assert sympy.Integer(int(oa * ob)) == 15
+
+
+def test_duck_shape_matches_torch() -> None:
+    t_env = torch_shapes.ShapeEnv(duck_shape=True)
+    ctx: Any = torch_shapes.StatelessSymbolicContext(dynamic_sizes=[torch_shapes.DimDynamic.DUCK] * 3)
+    t_sizes, _, _ = t_env.create_symbolic_sizes_strides_storage_offset(
+        torch.empty(4, 4, 3), LocalSource("x"), symbolic_context=ctx
+    )
+    o_env = ShapeEnv(duck_shape=True)
+    o_sizes, _, _ = o_env.create_symbolic_sizes_strides_storage_offset(torch.empty(4, 4, 3), "x")
+    same_t = [str(s) == str(t_sizes[0]) for s in t_sizes]
+    same_o = [str(s) == str(o_sizes[0]) for s in o_sizes]
+    assert same_o == same_t == [True, True, False]
+
+
+OPS: list[Callable[[Any, Any], Any]] = [
+    lambda a, b: a + b, lambda a, b: a * b, lambda a, b: a - b, lambda a, b: a // b,
+    lambda a, b: a % b, lambda a, b: torch.sym_max(a, b), lambda a, b: torch.sym_min(a, b),
+]  # fmt: skip
+CMPS: list[Callable[[Any, Any], Any]] = [
+    lambda a, b: a < b, lambda a, b: a <= b, lambda a, b: a == b, lambda a, b: a != b,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_random_decision_sequences_match_torch(seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    shape = (rng.randint(2, 9), rng.randint(2, 9))
+    (t_env, t_pair), (o_env, o_pair) = _torch_pair(shape), _our_pair(shape)
+    for _ in range(12):
+        i, j, op, cmp = rng.randrange(2), rng.randrange(2), rng.randrange(7), rng.randrange(4)
+        k = rng.randint(1, 12)
+        t_val = CMPS[cmp](OPS[op](t_pair[i], t_pair[j]), k)
+        o_val = CMPS[cmp](OPS[op](o_pair[i], o_pair[j]), k)
+        assert bool(o_val) == bool(t_val)
+    x = torch.empty(*shape)
+    assert o_env.evaluate_guards({"x": x})
+    assert len([g for g in o_env.guards if g.kind == "decision"]) <= len(t_env.guards)

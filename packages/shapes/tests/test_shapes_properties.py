@@ -1,16 +1,21 @@
 """Property tests: symbolic evaluation agrees with Python, guards mean what they say.
 
-Random integer expressions are generated as trees over 2-4 symbols and built
-through the ``torch.SymInt`` operators on symbols with random hints. Three
-properties are checked:
+Random integer expressions are generated as trees over 2-4 symbols (``+ - *
+// %``, min, max, ceil division, ``**`` with exponents 0-3, ``/``) and built
+through the ``torch.SymInt`` operators on symbols with random hints >= 2.
+The properties:
 
 * expressions: the SymInt's hint, and its sympy expression with the hints (or
   any other values) substituted, equal Python's own evaluation of the tree;
+  also after decisions taught the env replacements and divisibility, wherever
+  the guards hold;
 * guards: after a few decisions (``bool(a < b)``, ``bool(a % 2 == 0)``), the
   guards accept exactly the inputs on which every decision comes out the same;
-* torch's ShapeEnv as the oracle for the static questions both answer: what
-  torch knows without a guard we know too, and our value ranges are sound and
-  no looser than torch's.
+* torch's ShapeEnv as the oracle for the static questions both answer: our
+  static answers and value ranges are sound, what torch knows without a guard
+  we know too, and our ranges are no looser than torch's.
+
+``TORCHSHADE_PROPERTY_EXAMPLES=2000`` runs a deeper search (default 200 each).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ with warnings.catch_warnings():
 
 # No example database: it would write a .hypothesis folder wherever pytest runs.
 PROPERTY = settings(
-    max_examples=int(os.environ.get("TORCHSHADE_PROPERTY_EXAMPLES", "100")),
+    max_examples=int(os.environ.get("TORCHSHADE_PROPERTY_EXAMPLES", "200")),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -49,6 +54,9 @@ PROPERTY = settings(
 AGAINST_TORCH = settings(PROPERTY, derandomize=True)
 NAMES = ("a", "b", "c", "d")  # each symbol's source, by position
 INT_OPS = ("add", "sub", "mul", "floordiv", "mod", "min", "max", "ceildiv")
+# Drawn more often: the operators whose Python semantics differ from C's and
+# sympy's on negative operands, and the subtraction that makes those.
+OP_WEIGHTS = INT_OPS + ("sub", "floordiv", "mod", "ceildiv")
 COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
     "<": lambda x, y: x < y,
     "<=": lambda x, y: x <= y,
@@ -137,13 +145,30 @@ def int_trees(n: int, max_leaves: int = 7) -> st.SearchStrategy[Tree]:
     )
 
     def extend(kids: st.SearchStrategy[Tree]) -> st.SearchStrategy[Tree]:
-        return st.one_of(
-            st.builds(lambda op, x, y: Tree(op, (x, y)), st.sampled_from(INT_OPS), kids, kids),
-            st.builds(lambda x, k: Tree("pow", (x, k)), kids, st.integers(0, 3)),
-            st.builds(lambda x: Tree("neg", (x,)), kids),
-        )
+        ops = st.sampled_from((*OP_WEIGHTS, "pow", "neg"))
+        return st.builds(_node, ops, kids, kids, st.integers(0, 3))
 
     return st.recursive(leaf, extend, max_leaves=max_leaves)
+
+
+def _node(op: str, x: Tree, y: Tree, exponent: int) -> Tree:
+    if op == "pow":
+        return Tree("pow", (x, exponent))
+    if op == "neg":
+        return Tree("neg", (x,))
+    return Tree(op, (x, y))
+
+
+def signed_division_trees(n: int) -> st.SearchStrategy[Tree]:
+    """``//``, ``%`` or ceil-division where an operand is a difference (often negative)."""
+    small = int_trees(n, 3)
+    diff = st.builds(lambda x, y: Tree("sub", (x, y)), small, small)
+    op = st.sampled_from(("floordiv", "mod", "ceildiv"))
+    return st.one_of(
+        st.builds(lambda o, x, y: Tree(o, (x, y)), op, diff, small),
+        st.builds(lambda o, x, y: Tree(o, (x, y)), op, small, diff),
+        st.builds(lambda o, x, y: Tree(o, (x, y)), op, diff, diff),
+    )
 
 
 def py_eval(tree: Tree, values: Sequence[int]) -> int | float | None:
@@ -236,9 +261,9 @@ def check_expression(tree: Tree, hints: list[int], others: list[list[int]]) -> N
 def test_int_expression_matches_python(data: st.DataObject) -> None:
     n = data.draw(st.integers(2, 4), label="symbols")
     hints = data.draw(small_values(n), label="hints")
-    tree = data.draw(int_trees(n), label="tree")
+    tree = data.draw(st.one_of(int_trees(n), signed_division_trees(n)), label="tree")
     assume(py_eval(tree, hints) is not None)
-    others = data.draw(st.lists(small_values(n), min_size=3, max_size=6), label="others")
+    others = data.draw(st.lists(small_values(n), min_size=6, max_size=12), label="others")
     check_expression(tree, hints, others)
 
 
@@ -249,22 +274,44 @@ def test_true_division_matches_python(data: st.DataObject) -> None:
     hints = data.draw(small_values(n), label="hints")
     tree = Tree("truediv", (data.draw(int_trees(n, 4)), data.draw(int_trees(n, 4))))
     assume(py_eval(tree, hints) is not None)
-    others = data.draw(st.lists(small_values(n), min_size=3, max_size=6), label="others")
+    others = data.draw(st.lists(small_values(n), min_size=6, max_size=12), label="others")
     check_expression(tree, hints, others)
+
+
+A, B = Tree("sym", (0,)), Tree("sym", (1,))
+
+
+def _k(c: int) -> Tree:
+    return Tree("const", (c,))
+
+
+TRICKY = [
+    # Python's floor semantics on negative operands and divisors.
+    Tree("floordiv", (Tree("sub", (A, B)), B)),
+    Tree("mod", (A, Tree("sub", (A, B)))),
+    Tree("ceildiv", (A, _k(-2))),
+    Tree("floordiv", (A, _k(-1))),
+    Tree("mod", (Tree("neg", (A,)), _k(3))),
+    Tree("pow", (Tree("sub", (B, A)), 3)),
+    # min/max must not pick a side from one ordering of the hints.
+    Tree("min", (A, B)),
+    Tree("max", (A, B)),
+    Tree("sub", (A, Tree("min", (A, B)))),
+    Tree("max", (Tree("sub", (A, B)), _k(0))),
+    # Rewrites that are only true for some signs or divisibilities.
+    Tree("mul", (Tree("floordiv", (A, B)), B)),
+    Tree("floordiv", (Tree("mul", (A, B)), B)),
+    Tree("floordiv", (Tree("floordiv", (A, _k(2))), _k(3))),
+    Tree("mod", (Tree("add", (Tree("mul", (_k(4), A)), B)), _k(2))),
+]
 
 
 @pytest.mark.parametrize(
     ("tree", "hints"),
-    [
-        # Python's floor semantics on negative operands and divisors.
-        (Tree("floordiv", (Tree("sub", (Tree("sym", (0,)), Tree("sym", (1,)))), Tree("sym", (1,)))), [2, 7]),
-        (Tree("mod", (Tree("sym", (0,)), Tree("sub", (Tree("sym", (0,)), Tree("sym", (1,)))))), [3, 8]),
-        (Tree("ceildiv", (Tree("sym", (0,)), Tree("const", (-2,)))), [5, 2]),
-        (Tree("pow", (Tree("sub", (Tree("sym", (1,)), Tree("sym", (0,)))), 3)), [9, 4]),
-    ],
-    ids=repr,
+    [(t, h) for t in TRICKY for h in ([5, 3], [3, 5], [4, 4]) if py_eval(t, h) is not None],
+    ids=lambda x: repr(x) if isinstance(x, Tree) else str(x),
 )
-def test_negative_operands_keep_python_semantics(tree: Tree, hints: list[int]) -> None:
+def test_tricky_expressions_keep_python_semantics(tree: Tree, hints: list[int]) -> None:
     others = [[v, w] for v in (2, 3, 10, 17) for w in (2, 5, 9, 30)]
     check_expression(tree, hints, others)
 
@@ -328,7 +375,8 @@ def test_guards_accept_exactly_the_inputs_that_keep_every_decision(data: st.Data
     )
     for values in data.draw(st.lists(nearby_values(hints), min_size=4, max_size=8), label="others"):
         outcome = [c.py_decide(values) for c in conds]
-        if None in outcome:
+        if None in outcome:  # the program divides by zero there: any answer, but no crash
+            assert env.evaluate_guards(dict(zip(NAMES, values))) in (True, False)
             continue
         keep = outcome == decisions
         accepted = env.evaluate_guards(dict(zip(NAMES, values)))
@@ -365,6 +413,17 @@ def test_expressions_after_decisions_hold_wherever_the_guards_do(data: st.DataOb
         assert_same_number(substitute(got, symbols, values), other, at)
 
 
+def test_guard_that_divides_by_zero_on_new_inputs_rejects_them() -> None:
+    env = ShapeEnv()
+    a, b = make_symbols(env, [2, 2])
+    assert not bool(a < a // (b - 3))  # 2 // -1 == -2
+    assert env.evaluate_guards({"a": 2, "b": 2})
+    # At b == 3 the traced program itself divides by zero: the trace does not apply.
+    assert env.evaluate_guards({"a": 2, "b": 3}) is False
+    (failure,) = env.check_guards({"a": 2, "b": 3})
+    assert "a // (b - 3)" in str(failure)
+
+
 # --------------------------------------------------------------------------
 # (c) torch's ShapeEnv as the oracle for static questions
 # --------------------------------------------------------------------------
@@ -397,21 +456,6 @@ def statically_known(cond: Any) -> bool:
 
 def _negated(cond: Any, negate: bool) -> Any:
     return torch.sym_not(cond) if negate else cond
-
-
-# Where torch's ShapeEnv answers a static question our env does not, found by
-# the two strength properties below (sizes a, b >= 2). Each is a gap, not an
-# unsound answer: our env then records a guard torch does not need, or gives
-# a looser range. Strict: when one is fixed the test says so.
-KNOWN_WEAKER_THAN_TORCH = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "torchshade.shapes knows less statically than torch (sizes a, b >= 2): "
-        "a // -1 is not -a, b // (2*b) is not 0, a % (2*a) is not a, "
-        "a*b + 7 > a and a - 1 < a**2 get guards torch does not need, "
-        "range of b % (a - 7) is [-inf, inf] (torch: [-4, inf]); reported on issue 3"
-    ),
-)
 
 
 def _both(hints: Sequence[int], cond: Condition) -> tuple[ShapeEnv, Any, Any]:
@@ -498,13 +542,6 @@ def test_value_ranges_are_no_looser_than_torch(data: st.DataObject) -> None:
     )
 
 
-A, B = Tree("sym", (0,)), Tree("sym", (1,))
-
-
-def _k(c: int) -> Tree:
-    return Tree("const", (c,))
-
-
 @pytest.mark.parametrize(
     "cond",
     [
@@ -521,21 +558,18 @@ def _k(c: int) -> Tree:
         Condition(Tree("mod", (A, _k(4))), "<", _k(4)),
         Condition(Tree("sub", (A, B)), "<", A),
         Condition(Tree("max", (A, B)), ">=", _k(2)),
-        pytest.param(Condition(Tree("add", (Tree("floordiv", (A, _k(-1))), A)), "==", _k(0)),
-                     marks=KNOWN_WEAKER_THAN_TORCH),
-        pytest.param(Condition(Tree("floordiv", (B, Tree("add", (B, B)))), "==", _k(0)),
-                     marks=KNOWN_WEAKER_THAN_TORCH),
-        pytest.param(Condition(Tree("mod", (A, Tree("add", (A, A)))), "==", A),
-                     marks=KNOWN_WEAKER_THAN_TORCH),
-        pytest.param(Condition(Tree("add", (Tree("mul", (B, A)), _k(7))), ">", A),
-                     marks=KNOWN_WEAKER_THAN_TORCH),
-        pytest.param(Condition(Tree("sub", (A, _k(1))), "<", Tree("pow", (A, 2))),
-                     marks=KNOWN_WEAKER_THAN_TORCH),
+        Condition(Tree("add", (Tree("floordiv", (A, _k(-1))), A)), "==", _k(0)),
+        Condition(Tree("floordiv", (B, Tree("add", (B, B)))), "==", _k(0)),
+        Condition(Tree("mod", (A, Tree("add", (A, A)))), "==", A),
+        Condition(Tree("add", (Tree("mul", (B, A)), _k(7))), ">", A),
+        Condition(Tree("sub", (A, _k(1))), "<", Tree("pow", (A, 2))),
+        Condition(Tree("add", (B, Tree("mul", (A, B)))), ">", A),
+        Condition(Tree("mul", (B, A)), ">=", Tree("add", (A, B))),
     ],
     ids=repr,
 )
 def test_static_facts_torch_knows(cond: Condition) -> None:
-    """Minimal cases of the strength property; the marked ones are today's gaps."""
+    """Minimal cases of the strength property (each was a gap once)."""
     env, ours, theirs = _both([3, 5], cond)
     assert statically_known(theirs), f"torch should know {cond!r} (the test's premise)"
     symbol_guards = env.format_guards()  # the ranges a, b >= 2

@@ -96,3 +96,25 @@ def _line_of(text: str) -> int:
     hits = [i + 1 for i, line in enumerate(lines) if line.strip() == text]
     assert len(hits) == 1
     return hits[0]
+
+
+def test_guard_size_oblivious_treats_size_like_symbols_as_at_least_two(env: ShapeEnv) -> None:
+    u = env.create_unbacked_symint()
+    torch_shapes._constrain_range_for_size(u)
+    # (torch's own guard_size_oblivious helper is deprecated and warns; C++ calls the node's)
+    assert _node(u == 1).guard_size_oblivious("", 0) is False  # a size: the general path
+    assert _node(u >= 0).guard_size_oblivious("", 0) is True
+    with pytest.raises(GuardOnDataDependentSymNode, match="u0 > 5"):
+        _node(u > 5).guard_size_oblivious("", 0)
+    other = env.create_unbacked_symint()
+    with pytest.raises(GuardOnDataDependentSymNode, match=r"Eq\(u1, 1\)"):
+        _node(other == 1).guard_size_oblivious("", 0)  # not size-like: no such assumption
+
+
+def test_unbacked_equal_to_a_backed_size_gets_its_hint(env: ShapeEnv) -> None:
+    s0 = env.create_symint(5, "n")
+    u = env.create_unbacked_symint()
+    torch._check(u == s0)
+    assert bool(u > 3) is True  # decided from s0's hint, as a guard on s0
+    assert [g.python for g in env.guards if g.kind == "decision"] == []
+    assert [g.python for g in env.guards if g.kind == "bound"] == ["4 <= n"]  # was [2, inf]

@@ -12,9 +12,10 @@ Hits return fresh tensor objects, never a cached one.
 
 Never cached: ops outside aten/prims (custom ops may have side effects),
 data-dependent ops, ops that change metadata in place or write ``out=``,
-any call that made an unbacked symbol, and ops returning views with
-symbolic sizes (rebuilding one with ``set_`` re-checks the storage bounds
-symbolically, which costs more than running the view again).
+and any call that made an unbacked symbol.
+
+Symbolic views are rebuilt with the C++ ``as_strided`` meta kernel rather
+than ``set_``, whose symbolic storage-bounds check costs milliseconds.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
+from ._kernel import call_in_kernel
 from ._tensor import FakeTensor
 
 if TYPE_CHECKING:
@@ -51,10 +53,6 @@ class CacheInfo(NamedTuple):
 
 class Uncacheable(Exception):
     """Raised while building a key or an entry: this call is not cached."""
-
-
-class _SymbolicView(Uncacheable):
-    """A view with symbolic sizes: ``set_`` would re-check storage bounds symbolically."""
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,7 @@ def is_cacheable_op(func: torch._ops.OpOverload) -> bool:
 
 def output_spec(out: torch.Tensor, tensors: Sequence[torch.Tensor], storages: Sequence[int]) -> OutputSpec:
     """Describe ``out`` relative to the op's tensor arguments."""
-    if not isinstance(out, FakeTensor):
+    if not isinstance(out, FakeTensor) or out.layout != torch.strided:
         raise Uncacheable
     for index, t in enumerate(tensors):
         if out is t:
@@ -153,12 +151,10 @@ def rebuild(mode: FakeTensorMode, spec: OutputSpec, tensors: Sequence[torch.Tens
     if spec.arg is not None:
         return tensors[spec.arg]
     if spec.view_of is not None and spec.symbolic:
-        from ._kernel import call_in_kernel, wrap_tensor
-
         view = call_in_kernel(
             mode, _AS_STRIDED, (tensors[spec.view_of], spec.shape, spec.stride, spec.offset), {}
         )
-        assert isinstance(view, torch.Tensor)
+        assert isinstance(view, torch.Tensor)  # as_strided returns a tensor
         return FakeTensor(mode, view, spec.device)
     with torch._C._DisableTorchDispatch():
         if spec.view_of is None:
@@ -170,12 +166,19 @@ def rebuild(mode: FakeTensorMode, spec: OutputSpec, tensors: Sequence[torch.Tens
     return FakeTensor(mode, elem, spec.device)
 
 
-class DispatchCache:
-    """Per-mode cache from keys to output descriptions, with counts."""
+# Entries of static modes: output metadata that depends on input metadata only.
+_SHARED_ENTRIES: dict[Hashable, object] = {}
 
-    def __init__(self, enabled: bool = True) -> None:
+
+class DispatchCache:
+    """A mode's cache from keys to output descriptions, with its own counts.
+
+    ``shared`` caches (static modes) use one process-wide table of entries.
+    """
+
+    def __init__(self, enabled: bool = True, shared: bool = False) -> None:
         self.enabled = enabled
-        self.entries: dict[Hashable, object] = {}
+        self.entries: dict[Hashable, object] = _SHARED_ENTRIES if shared else {}
         self.hits = 0
         self.misses = 0
         self.bypasses = 0
@@ -212,11 +215,6 @@ class DispatchCache:
         storages = [t.untyped_storage()._cdata for t in tensors]
         try:
             entry = _entry(out, tensors, storages)
-        except _SymbolicView:
-            # Rebuilding costs more than rerunning: never cache this op again.
-            self._cacheable[key[0]] = False  # type: ignore[index]  # keys are (id(op), ...)
-            self.bypasses += 1
-            return
         except Uncacheable:
             self.bypasses += 1
             return

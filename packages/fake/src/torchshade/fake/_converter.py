@@ -14,6 +14,7 @@ the fake base, as in eager.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -81,8 +82,12 @@ class FakeTensorConverter:
     def _convert(
         self, t: torch.Tensor, source: str, symbolic: bool, dynamic_dims: Sequence[Any] | None
     ) -> FakeTensor:
+        if t.layout != torch.strided:
+            return self._convert_sparse(t, source)
         sizes, strides, offset = self._metadata(t, source, symbolic, dynamic_dims)
         base = t._base if t._is_view() else None
+        if base is not None and base.layout != torch.strided:
+            base = None  # crow_indices() and friends are views of the sparse tensor
         if base is not None:
             return self._convert_view(t, base, sizes, strides, offset, source)
         elem = self._fresh_elem(t, sizes, strides, offset, symbolic)
@@ -152,6 +157,39 @@ class FakeTensorConverter:
             view = fake_base.as_strided(sizes, strides, offset)
         assert isinstance(view, FakeTensor)  # as_strided of a fake under its mode
         return view
+
+    def _convert_sparse(self, t: torch.Tensor, source: str) -> FakeTensor:
+        """A sparse tensor: its component tensors converted, reassembled under the mode.
+
+        Sizes stay static: the components' sizes (nnz) are data.
+        """
+        layout, shape = t.layout, t.shape
+        coalesced = t.is_coalesced() if layout == torch.sparse_coo else False
+        if layout == torch.sparse_coo:
+            parts = {"indices": t._indices(), "values": t._values()}
+        elif layout in (torch.sparse_csr, torch.sparse_bsr):
+            parts = {"compressed": t.crow_indices(), "plain": t.col_indices(), "values": t.values()}
+        else:
+            parts = {"compressed": t.ccol_indices(), "plain": t.row_indices(), "values": t.values()}
+        fakes = {
+            name: self.from_tensor(part, static_shapes=True, source=f"{source}.{name}")
+            for name, part in parts.items()
+        }
+        with self._mode, torch.no_grad(), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
+            if layout == torch.sparse_coo:
+                out = torch.sparse_coo_tensor(
+                    fakes["indices"], fakes["values"], shape,
+                    is_coalesced=coalesced, check_invariants=False,
+                )
+            else:
+                out = torch.sparse_compressed_tensor(
+                    fakes["compressed"], fakes["plain"], fakes["values"], shape,
+                    layout=layout, check_invariants=False,
+                )
+        assert isinstance(out, FakeTensor)  # built under our mode
+        out.requires_grad_(t.requires_grad)
+        return out
 
     def _make_non_leaf(self, leaf: FakeTensor) -> FakeTensor:
         """A non-leaf (has a grad_fn) fake on the same storage as ``leaf``."""

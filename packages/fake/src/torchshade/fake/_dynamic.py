@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
+from torchshade.shapes import free_unbacked_symbols
 
 from ._errors import DataDependentOutputException, DynamicOutputShapeException
 from ._kernel import under_mode
@@ -116,17 +117,17 @@ def local_scalar_dense(
         value = env.create_unbacked_symbool()
     else:
         value = env.create_unbacked_symint()
-    mode.unbacked_count += 1
+    mode.uncacheable_events += 1
     if isinstance(t, FakeTensor):
         t._memo["item"] = (t._version, value)
     return value
 
 
-@_register(aten.equal.default)
+@_register(aten.equal.default, aten.allclose.default)
 def equal(
     mode: FakeTensorMode, func: torch._ops.OpOverload, args: Sequence[object], kwargs: Mapping[str, object]
 ) -> object:
-    """``torch.equal`` compares data: an error, or an unbacked SymBool."""
+    """``torch.equal`` / ``allclose`` compare data: an error, or an unbacked SymBool."""
     a, b = _tensor_arg(args, kwargs, 0, "self"), _tensor_arg(args, kwargs, 1, "other")
     if mode.shape_env is None:
         raise DataDependentOutputException(
@@ -135,7 +136,7 @@ def equal(
             "data, which fake tensors do not have. Give the mode a ShapeEnv "
             "(FakeTensorMode(shape_env=ShapeEnv())) to get an unbacked symbol.",
         )
-    mode.unbacked_count += 1
+    mode.uncacheable_events += 1
     return mode.shape_env.create_unbacked_symbool()
 
 
@@ -298,3 +299,60 @@ def one_hot(
         bounded=False,
     )
     return _empty(mode, t, (*t.shape, size), torch.int64)
+
+
+def _known(condition: object) -> bool:
+    """True only when ``condition`` is surely true; never guards on unbacked symbols."""
+    if isinstance(condition, torch.SymBool):
+        return bool(condition.node.guard_or_false("", 0))
+    return bool(condition)
+
+
+def _slice_index(size: object, index: Any) -> Any:
+    """``index`` clamped into ``[0, size]`` as slicing does, or None if unknowable."""
+    if _known((index >= 0) & (index <= size)):
+        return index
+    if _known((index < 0) & (index >= -size)):  # type: ignore[operator]  # an int or SymInt
+        return index + size
+    if _known(index < -size):  # type: ignore[operator]  # an int or SymInt
+        return 0
+    if _known(index > size):
+        return size
+    if _known(index >= 0):
+        return torch.sym_min(index, size)
+    if _known(index < 0):
+        return torch.sym_max(index + size, 0)
+    return None
+
+
+@_register(aten.slice.Tensor)
+def slice_unbacked(
+    mode: FakeTensorMode, func: torch._ops.OpOverload, args: Sequence[object], kwargs: Mapping[str, object]
+) -> object:
+    """``x[a:b]`` with unbacked bounds (``narrow`` at ``t.item()``): sizes without guards.
+
+    The Python decomposition would ask ``start < 0`` and fail on an unbacked
+    start; here every comparison that cannot be decided is answered with
+    ``sym_max``/``sym_min``, or with a new unbacked size.
+    """
+    start, end = _arg(args, kwargs, 2, "start"), _arg(args, kwargs, 3, "end")
+    if mode.shape_env is None or not (free_unbacked_symbols(start) or free_unbacked_symbols(end)):
+        return NotImplemented
+    x = _tensor_arg(args, kwargs, 0, "self")
+    dim_arg, step_arg = _arg(args, kwargs, 1, "dim"), _arg(args, kwargs, 4, "step")
+    dim = (dim_arg if isinstance(dim_arg, int) else 0) % x.dim()
+    step = step_arg if isinstance(step_arg, int) else 1
+    sizes: list[Any] = list(x.shape)
+    strides: list[Any] = list(x.stride())
+    first = 0 if start is None else _slice_index(sizes[dim], start)
+    last = sizes[dim] if end is None else _slice_index(sizes[dim], end)
+    if first is None or last is None:
+        size: Any = mode.new_unbacked_size(func, min=0)
+        torch._check(size <= sizes[dim])
+    else:
+        size = (torch.sym_max(last - first, 0) + step - 1) // step
+    offset = x.storage_offset() + (first if first is not None else 0) * strides[dim]
+    if first is None:
+        offset = mode.new_unbacked_size(func, min=0)
+    sizes[dim], strides[dim] = size, strides[dim] * step
+    return under_mode(mode, x.as_strided, (sizes, strides, offset), {})

@@ -3,11 +3,14 @@
 The kernel is chosen once per op (and per static/symbolic setting)::
 
     custom op with register_fake  ->  its fake impl, with a ctx for new_dynamic_size
+    prims op                      ->  its prim_meta_impl under the mode (it must see
+                                      fake devices: 0-dim CPU tensors are scalars)
     Python meta (torch._meta_registrations)  ->  run on meta, below
     decomposition (torch._decomp)   ->  run the Python decomposition under the mode
     CompositeImplicitAutograd       ->  func.decompose() under the mode
     any Meta kernel (C++ or Python) ->  run with Meta in the TLS dispatch set
-    none                            ->  MissingFakeImplError with code to paste
+    none                            ->  the real CPU kernel on zeros (_fallback.py),
+                                        else MissingFakeImplError with code to paste
 
 "Run on meta" means: the fake tensors themselves are meta tensors, so the
 op is called on them with torch dispatch disabled and ``Meta`` added to the
@@ -26,10 +29,14 @@ from torch._decomp import decomposition_table, meta_table
 
 from ._custom import missing_fake_impl_error, run_custom_fake_impl
 from ._device import common_device, normalize
+from ._fallback import can_fall_back, run_fallback
+from ._device_hint import install as install_device_hint
 from ._tensor import FakeTensor
 
 if TYPE_CHECKING:
     from ._mode import FakeTensorMode
+
+install_device_hint()
 
 aten = torch.ops.aten
 _META = torch.device("meta")
@@ -56,10 +63,26 @@ class Plan(enum.Enum):
     """How an op is run on fake tensors (see the module docstring)."""
 
     CUSTOM = "custom"
+    PRIM = "prim"
     DECOMPOSITION = "decomposition"
     DECOMPOSE = "decompose"
     META = "meta"
     MISSING = "missing"
+
+
+# Plans of torch's own ops, by (id(op), symbolic): they never change. Custom
+# ops are looked up each time (a fake impl may be registered later).
+_PLANS: dict[tuple[int, bool], Plan] = {}
+
+
+def plan_for(func: torch._ops.OpOverload, symbolic: bool) -> Plan:
+    """The plan for ``func``, remembered for aten and prims ops."""
+    plan = _PLANS.get((id(func), symbolic))
+    if plan is None:
+        plan = choose_plan(func, symbolic)
+        if func.namespace in ("aten", "prims"):
+            _PLANS[(id(func), symbolic)] = plan
+    return plan
 
 
 def choose_plan(func: torch._ops.OpOverload, symbolic: bool) -> Plan:
@@ -68,6 +91,8 @@ def choose_plan(func: torch._ops.OpOverload, symbolic: bool) -> Plan:
         entry = torch._library.simple_registry.singleton.find(func.name())
         if entry.fake_impl.kernel is not None:
             return Plan.CUSTOM
+    if func.namespace == "prims" and hasattr(func, "prim_meta_impl"):
+        return Plan.PRIM
     supports_symint = func in _CPP_META_SUPPORTS_SYMINT or torch.Tag.view_copy in func.tags
     if func not in meta_table and not supports_symint:
         if func in decomposition_table and (symbolic or _is_torch_decomp(func)):
@@ -100,12 +125,18 @@ def run_plan(
         try:
             return run_meta(mode, func, args, kwargs, tensors)
         except NotImplementedError as error:
-            # A Meta "kernel" that only says it is missing (custom namespaces).
+            # A Meta "kernel" that only says it is missing.
+            if can_fall_back(mode, func, tensors):
+                return run_fallback(mode, func, args, kwargs)
             raise missing_fake_impl_error(func, args, kwargs) from error
     if plan is Plan.CUSTOM:
         return run_custom_fake_impl(mode, func, args, kwargs)
     if plan is Plan.MISSING:
+        if can_fall_back(mode, func, tensors):
+            return run_fallback(mode, func, args, kwargs)
         raise missing_fake_impl_error(func, args, kwargs)
+    if plan is Plan.PRIM:
+        return under_mode(mode, func.prim_meta_impl, args, kwargs)  # type: ignore[attr-defined]  # prims carry their meta
     if plan is Plan.DECOMPOSITION:
         return under_mode(mode, decomposition_table[func], args, kwargs)
     return under_mode(mode, func.decompose, args, kwargs)

@@ -10,13 +10,15 @@ One call of an op goes through these steps (``_dispatch``)::
     dispatch cache               hit -> rebuild outputs (_cache.py)
     kernel                       meta / decomposition / fake impl (_kernel.py)
 
-The Python dispatcher is on while the mode is active, so torch's Python
-meta kernels and decompositions take part and symbolic sizes are never
-specialized by a C++ kernel that cannot handle them.
+With a ShapeEnv the Python dispatcher is on while the mode is active, so
+torch's Python meta kernels and decompositions take part and symbolic sizes
+are never specialized by a C++ kernel that cannot handle them (see
+``_python_dispatcher`` for why static modes leave it off).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import weakref
 from collections.abc import Mapping, Sequence
@@ -30,7 +32,7 @@ from . import _constant, _dynamic
 from ._cache import CacheInfo, DispatchCache
 from ._converter import FakeTensorConverter
 from ._errors import DynamicOutputShapeException, FakeModeMismatchError, NonFakeInputError
-from ._kernel import Plan, choose_plan, run_plan
+from ._kernel import plan_for, run_plan
 from ._spec import tensor_str
 from ._tensor import FakeTensor
 
@@ -38,6 +40,23 @@ aten = torch.ops.aten
 _LIFT_FNS = frozenset({aten.lift_fresh.default, aten.lift_fresh_copy.default})
 _REAL_TYPES = (torch.Tensor, torch.nn.Parameter)
 _PRIM_DEVICE = torch.ops.prim.device.default
+# Metadata queries that reach the mode as ops (from Python decompositions):
+# answered from the tensor itself, never dispatched.
+_METADATA: dict[int, Any] = {
+    id(aten.size.default): lambda t: tuple(t.shape),
+    id(aten.size.int): lambda t, d: t.shape[d],
+    id(aten.sym_size.default): lambda t: tuple(t.shape),
+    id(aten.sym_size.int): lambda t, d: t.shape[d],
+    id(aten.stride.default): lambda t: tuple(t.stride()),
+    id(aten.stride.int): lambda t, d: t.stride()[d],
+    id(aten.sym_stride.default): lambda t: tuple(t.stride()),
+    id(aten.sym_stride.int): lambda t, d: t.stride()[d],
+    id(aten.storage_offset.default): lambda t: t.storage_offset(),
+    id(aten.sym_storage_offset.default): lambda t: t.storage_offset(),
+    id(aten.dim.default): lambda t: t.dim(),
+    id(aten.numel.default): lambda t: t.numel(),
+    id(aten.sym_numel.default): lambda t: t.numel(),
+}
 # The infra-mode slot torch reserves for fake tensor modes. Holding it puts the
 # mode below every user mode (a tracer's proxy mode sees ops first) and tells
 # torch's C++ not to initialize CUDA for factory calls with device="cuda".
@@ -65,8 +84,10 @@ class FakeTensorMode(TorchDispatchMode):
             symbolic sizes and data-dependent ops give unbacked symbols.
         static_shapes: convert with plain int sizes even with a ``shape_env``
             (default: static exactly when there is no ``shape_env``).
-        allow_fallback_kernels: accepted for compatibility with torch's
-            constructor; fake tensors never run real kernels here.
+        allow_fallback_kernels: for aten ops with no meta kernel, run the
+            real CPU kernel on zero-filled inputs of the same metadata (static
+            CPU inputs only), as torch does; otherwise such ops raise
+            :class:`MissingFakeImplError`.
         cache: use the dispatch cache (see :meth:`cache_info`).
     """
 
@@ -87,15 +108,17 @@ class FakeTensorMode(TorchDispatchMode):
         self.shape_env = shape_env
         self.static_shapes = shape_env is None if static_shapes is None else static_shapes
         self.in_kernel = False
-        self.unbacked_count = 0
+        # Bumped by anything whose result must not be cached: a new unbacked
+        # symbol, a fallback kernel run for real.
+        self.uncacheable_events = 0
         self.converter = FakeTensorConverter(self)
-        self.cache = DispatchCache(cache)
+        # Static entries depend only on metadata and are shared by all static
+        # modes; symbolic ones name this env's symbols and stay with the mode.
+        self.cache = DispatchCache(cache, shared=cache and shape_env is None)
         # Fakes holding a constant, by id (a WeakSet would compare tensors with ==).
         self.constants: weakref.WeakValueDictionary[int, FakeTensor] = (
             weakref.WeakValueDictionary()
         )
-        # Keyed by (id(op), symbolic): OpOverload.__hash__ is Python code.
-        self._plans: dict[tuple[int, bool], Plan] = {}
         self._exit_stack: list[tuple[Any, bool, bool, Any]] = []
         self._id = next(_ids)
 
@@ -111,7 +134,7 @@ class FakeTensorMode(TorchDispatchMode):
         return self
 
     def __enter__(self) -> FakeTensorMode:
-        dispatcher = torch._C._EnablePythonDispatcher()
+        dispatcher = _python_dispatcher(self)
         dispatcher.__enter__()
         previous_lift = torch._C._only_lift_cpu_tensors()
         # torch.tensor(..., device="cuda") is built on CPU, lifted, then moved.
@@ -169,7 +192,11 @@ class FakeTensorMode(TorchDispatchMode):
         return self.cache.info()
 
     def cache_clear(self) -> None:
-        """Empty the dispatch cache and reset its counts."""
+        """Empty the dispatch cache and reset its counts.
+
+        A static mode's entries live in one table shared by all static modes
+        (they depend on metadata only), so this empties it for all of them.
+        """
         self.cache.clear()
 
     def is_our_fake(self, t: object) -> bool:
@@ -190,7 +217,7 @@ class FakeTensorMode(TorchDispatchMode):
             )
         size = env.create_unbacked_symint()
         env._constrain_range_for_size(size.node.expr, min=min, max=max)
-        self.unbacked_count += 1
+        self.uncacheable_events += 1
         assert isinstance(size, torch.SymInt)  # the env's contract
         return size
 
@@ -224,12 +251,15 @@ class FakeTensorMode(TorchDispatchMode):
         kwargs: Mapping[str, object],
     ) -> object:
         """An op on our fakes while the mode is not active (``FakeTensor.__torch_dispatch__``)."""
-        with torch._C._EnablePythonDispatcher():
+        with _python_dispatcher(self):
             return self._dispatch(func, args, kwargs)
 
     def _dispatch(
         self, func: torch._ops.OpOverload, args: Sequence[object], kwargs: Mapping[str, object]
     ) -> object:
+        query = _METADATA.get(id(func))
+        if query is not None:
+            return query(*args)
         tensors = _tensors_in(args, kwargs)
         for t in tensors:
             if type(t) is not FakeTensor or t.fake_mode is not self:
@@ -309,14 +339,27 @@ class FakeTensorMode(TorchDispatchMode):
             if hit:
                 return out
         symbolic = self.shape_env is not None and _is_symbolic(args, kwargs, fakes)
-        plan = self._plans.get((id(func), symbolic))
-        if plan is None:
-            plan = self._plans[(id(func), symbolic)] = choose_plan(func, symbolic)
-        unbacked_before = self.unbacked_count
+        plan = plan_for(func, symbolic)
+        events_before = self.uncacheable_events
         out = run_plan(self, plan, func, args, kwargs, fakes)
-        if key is not None and self.unbacked_count == unbacked_before:
+        if key is not None and self.uncacheable_events == events_before:
             cache.store(key, out, fakes)
         return out
+
+
+def _python_dispatcher(mode: FakeTensorMode) -> contextlib.AbstractContextManager[object]:
+    """The Python dispatcher, on when the mode has a ShapeEnv.
+
+    With symbolic sizes it is required: C++ composite kernels would otherwise
+    specialize symbols (F.pad guards Eq(s0, 8)), where torch's Python
+    decompositions keep them symbolic. With static sizes the C++ kernels are
+    exact, and some Python decompositions differ from eager in aliasing
+    (dropout in eval mode clones instead of returning its input), so it stays
+    off.
+    """
+    if mode.shape_env is None:
+        return contextlib.nullcontext()
+    return torch._C._EnablePythonDispatcher()
 
 
 def _tensors_in(args: Sequence[object], kwargs: Mapping[str, object]) -> list[torch.Tensor]:

@@ -5,6 +5,8 @@ has:
 
 * ``node.meta["val"]``: its value on fake tensors (a ``FakeTensor``, a
   SymInt, or a tuple/list of them), sizes kept symbolic;
+* parameters and buffers of the module (``get_attr``, ``call_module``)
+  are converted with the mode, memoized, so the real module is untouched;
 * ``node.meta["unbacked_bindings"]``: only on nodes that introduce unbacked
   symbols (``nonzero``, ``item``, ...), a dict from each new symbol to where
   it appears in the value: a tuple path such as ``("size", 0)`` (dimension 0
@@ -14,6 +16,7 @@ has:
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import torch
@@ -52,6 +55,22 @@ class FakeTensorProp(torch.fx.Interpreter):
         if bindings:
             n.meta["unbacked_bindings"] = bindings
         return result
+
+    def fetch_attr(self, target: str) -> Any:
+        """A ``get_attr`` of a real parameter or buffer gives its fake (memoized)."""
+        value = super().fetch_attr(target)
+        if isinstance(value, torch.Tensor):
+            return self._mode.from_tensor(value, static_shapes=True)
+        return value
+
+    def call_module(self, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run a submodule with its real parameters and buffers swapped for fakes."""
+        module = self.module.get_submodule(target)
+        tensors = itertools.chain(module.named_parameters(), module.named_buffers())
+        state: dict[str, torch.Tensor] = {
+            name: self._mode.from_tensor(t, static_shapes=True) for name, t in tensors
+        }
+        return torch.func.functional_call(module, state, args, kwargs)
 
     def propagate(self, *args: object) -> Any:
         """Convert real tensor arguments with the mode, then run the graph."""

@@ -110,21 +110,38 @@ class FakeTensor(torch.Tensor):
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"FakeTensor({shape_str(self.dtype, self.shape)}, device='{self.fake_device}'{grad})"
 
-    def __deepcopy__(self, memo: dict[int, object]) -> FakeTensor:
-        """A copy in the same mode (torch's copies its mode along with the tensor)."""
+    def __deepcopy__(self, memo: dict[Any, object]) -> FakeTensor:
+        """A copy in the same mode (torch's copies its mode along with the tensor).
+
+        As for real tensors, copies made in one ``deepcopy`` call share storage
+        where the originals did (static sizes; symbolic tensors are cloned).
+        """
         if id(self) in memo:
             result = memo[id(self)]
             assert isinstance(result, FakeTensor)  # memo maps id(self) to its copy
             return result
         with self.fake_mode, torch.no_grad():
-            new = self.clone()
-        assert isinstance(new, FakeTensor)  # clone of a fake under its mode is fake
+            new = self._copy_storage(memo) if not self._has_symbolic_sizes_strides else self.clone()
+        assert isinstance(new, FakeTensor)  # made under our mode
         new.requires_grad_(self.requires_grad)
         for key, value in self.__dict__.items():
             if key not in ("fake_mode", "_memo"):
                 new.__dict__[key] = copy.deepcopy(value, memo)
         memo[id(self)] = new
         return new
+
+    def _copy_storage(self, memo: dict[Any, object]) -> torch.Tensor:
+        """A tensor like self on the copy of self's storage (one copy per memo)."""
+        key = ("torchshade.fake storage", self.untyped_storage()._cdata)
+        storage = memo.get(key)
+        if storage is None:
+            nbytes = self.untyped_storage().nbytes()
+            with torch._C._DisableTorchDispatch():
+                storage = torch.empty(nbytes, dtype=torch.uint8, device=_META).untyped_storage()
+            memo[key] = storage
+        assert isinstance(storage, torch.UntypedStorage)  # stored just above
+        new = torch.empty(0, dtype=self.dtype, device=self.fake_device)
+        return new.set_(storage, self.storage_offset(), self.size(), self.stride())
 
     def tolist(self) -> Any:
         """Python numbers via ``.item()``: exact for constants, else symbols or an error."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,8 +124,11 @@ class ShapeEnv(Reasoner):
         return symbol
 
     def create_symbol(self, hint: int, source: str, dynamic: DimDynamic = DimDynamic.DYNAMIC,
-                      *, dim: Dim | DerivedDim | None = None) -> Any:  # fmt: skip
-        """A sympy expression for an input size: a constant, a symbol, or a Dim's expression."""
+                      *, dim: Dim | DerivedDim | None = None, is_size: bool = True) -> Any:  # fmt: skip
+        """A sympy expression for an input size (or, with ``is_size=False``, any int):
+        a constant, a symbol, or a Dim's expression.  Sizes are >= 0 and, with
+        ``specialize_zero_one``, dynamic ones get the range [2, inf]; other ints
+        keep the whole range (0 and 1 still specialize, as torch does)."""
         if dim is not None:
             return self._dim_expr(dim, hint, source)
         small = hint in (0, 1) and self.specialize_zero_one and dynamic is not DimDynamic.SIZE_LIKE
@@ -137,8 +141,9 @@ class ShapeEnv(Reasoner):
             self.infos[symbol].sources.append(source)
             self.record_source_equality(source, symbol, "duck")
             return symbol
-        symbol = self._new_symbol(BACKED_INT, hint, source, integer=True, nonnegative=True)
-        if self.specialize_zero_one and dynamic is not DimDynamic.SIZE_LIKE:
+        assumptions = {"integer": True, "nonnegative": True} if is_size else {"integer": True}
+        symbol = self._new_symbol(BACKED_INT, hint, source, **assumptions)
+        if is_size and self.specialize_zero_one and dynamic is not DimDynamic.SIZE_LIKE:
             self.knowledge.ranges[symbol] = ValueRanges(2, float("inf"))
             self.range_origin[symbol] = self.infos[symbol].origin
         if duck:
@@ -182,9 +187,14 @@ class ShapeEnv(Reasoner):
         self.record_source_equality(source, expr, "dim")
         return expr
 
-    def create_symint(self, hint: int, source: str, dynamic: DimDynamic = DimDynamic.DYNAMIC) -> SizeLike:
-        """A SymInt for an int input named ``source`` (an int if it specializes)."""
-        return self.symint_from_expr(self.create_symbol(hint, source, dynamic), hint)
+    def create_symint(self, hint: int, source: str, dynamic: DimDynamic = DimDynamic.DYNAMIC,
+                      *, is_size: bool = True) -> SizeLike:  # fmt: skip
+        """A SymInt for an int input named ``source`` (an int if it specializes).
+
+        By default the int is a size (>= 0, range [2, inf] when dynamic); pass
+        ``is_size=False`` for an int that may be negative.
+        """
+        return self.symint_from_expr(self.create_symbol(hint, source, dynamic, is_size=is_size), hint)
 
     def create_symbolic_sizes_strides_storage_offset(
         self,
@@ -294,13 +304,25 @@ class ShapeEnv(Reasoner):
     def format_runtime_asserts(self) -> str:
         return "\n".join(f" - {a}" for a in self.asserts)
 
+    def guards_source(self, function_name: str = "check_guards") -> str:
+        """A Python function over the inputs (by their source names) that returns
+        True when every guard holds, one guard per line with its provenance."""
+        guards = self.guards
+        sources = {s for info in self.infos.values() for s in info.sources}
+        sources |= {s for r in self.records for s in r.sources}
+        roots = sorted({m.group(0) for s in sources if (m := re.match(r"[A-Za-z_]\w*", s.lstrip("(")))})
+        lines = [f"def {function_name}({', '.join(roots)}):", "    import math", "", "    return all(("]
+        lines += [f"        {g.python},  # {g.origin}" for g in guards]
+        lines.append("    ))")
+        return "\n".join(lines) + "\n"
+
     def check_guards(self, inputs: Mapping[str, object]) -> list[GuardFailure]:
         """Evaluate every guard on new ``inputs`` (by source name); the ones that fail."""
-        return self.failed_guards(inputs)
+        return [] if self.guards_hold(inputs) else self.failed_guards(inputs)
 
     def evaluate_guards(self, inputs: Mapping[str, object]) -> bool:
         """True when ``inputs`` satisfy every guard."""
-        return not self.failed_guards(inputs)
+        return self.guards_hold(inputs)
 
     def record_source_equality(self, source: str, expr: Any, kind: str) -> None:
         if not self.suppressed:
@@ -313,3 +335,4 @@ class ShapeEnv(Reasoner):
 
     def __repr__(self) -> str:
         return f"ShapeEnv({len(self.infos)} symbols, {len(self.records)} guards recorded)"
+

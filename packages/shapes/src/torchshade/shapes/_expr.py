@@ -66,9 +66,13 @@ class FloorDiv(sympy.Function):  # type: ignore[misc]  # sympy ships no types
             return base
         if base == 0:
             return sympy.Integer(0)
+        if divisor == -1:
+            return -base
         exact = _exact_quotient(base, divisor)
         if exact is not None:
             return exact
+        if divisor.is_Integer and divisor < 0:
+            return FloorDiv(-base, -divisor)
         if not (divisor.is_Integer and divisor > 0):
             return None
         d = int(divisor)
@@ -219,6 +223,59 @@ TruncToInt: Any = _make_float_to_int("TruncToInt", math.trunc, "Python's math.tr
 FloorToInt: Any = _make_float_to_int("FloorToInt", math.floor, "Python's math.floor(a).")
 CeilToInt: Any = _make_float_to_int("CeilToInt", math.ceil, "Python's math.ceil(a).")
 RoundToInt: Any = _make_float_to_int("RoundToInt", round, "Python's round(a) (half to even).")
+
+
+class RoundDecimal(sympy.Function):  # type: ignore[misc]  # sympy ships no types
+    """Python's ``round(a, ndigits)`` on a float: a float."""
+
+    nargs = (2,)
+    is_real = True
+
+    @classmethod
+    def eval(cls, a: Any, ndigits: Any) -> Any:
+        if a.is_Number and ndigits.is_Integer:
+            return sympy.Float(round(float(a), int(ndigits)))
+        return None
+
+
+def _fold_or(op: Any, fold: Any) -> Any:
+    """A sympy constructor that folds numbers exactly and otherwise skips sympy's
+    assumption-driven evaluation (``Max`` and relationals ask the assumption
+    system about every pair of arguments: the main cost of naive sympy use)."""
+
+    def build(a: Any, b: Any) -> Any:
+        a, b = sympy.sympify(a), sympy.sympify(b)
+        if a.is_Number and b.is_Number:
+            return fold(a, b)
+        return op(a, b, evaluate=False)
+
+    return build
+
+
+def _max_fold(a: Any, b: Any) -> Any:
+    return a if a >= b else b
+
+
+def _min_fold(a: Any, b: Any) -> Any:
+    return a if a <= b else b
+
+
+def _rel_fold(pyop: Any) -> Any:
+    return lambda a, b: sympy.true if pyop(a, b) else sympy.false
+
+
+def _same_or(build: Any, same: Any) -> Any:
+    return lambda a, b: same(a) if a == b else build(a, b)
+
+
+Max2 = _same_or(_fold_or(sympy.Max, _max_fold), lambda a: a)
+Min2 = _same_or(_fold_or(sympy.Min, _min_fold), lambda a: a)
+Eq2 = _same_or(_fold_or(sympy.Eq, _rel_fold(lambda a, b: a == b)), lambda a: sympy.true)
+Ne2 = _same_or(_fold_or(sympy.Ne, _rel_fold(lambda a, b: a != b)), lambda a: sympy.false)
+Lt2 = _same_or(_fold_or(sympy.Lt, _rel_fold(lambda a, b: a < b)), lambda a: sympy.false)
+Le2 = _same_or(_fold_or(sympy.Le, _rel_fold(lambda a, b: a <= b)), lambda a: sympy.true)
+Gt2 = _same_or(_fold_or(sympy.Gt, _rel_fold(lambda a, b: a > b)), lambda a: sympy.false)
+Ge2 = _same_or(_fold_or(sympy.Ge, _rel_fold(lambda a, b: a >= b)), lambda a: sympy.true)
 
 
 def is_bool_expr(expr: Any) -> bool:

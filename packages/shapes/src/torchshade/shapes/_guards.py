@@ -37,7 +37,7 @@ def _is_internal(filename: str) -> bool:
         found = (
             filename.startswith(_INTERNAL_DIRS)
             or _TORCHSHADE in filename
-            or filename.startswith("<")
+            or filename.startswith("<frozen")
             or (filename.startswith(_STDLIB) and "site-packages" not in filename)
         )
         _internal_cache[filename] = found

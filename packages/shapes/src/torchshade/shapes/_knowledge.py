@@ -21,7 +21,7 @@ from typing import Any
 import sympy
 
 from ._expr import FloorDiv, PyMod, is_bool_expr
-from ._ranges import RELATIONAL_OPS, UNKNOWN, Bounder, ValueRanges, _compare
+from ._ranges import RELATIONAL_OPS, UNKNOWN, Bounder, ValueRanges, _compare, _corners
 
 NEGATE = {sympy.Eq: sympy.Ne, sympy.Ne: sympy.Eq, sympy.Lt: sympy.Ge, sympy.Ge: sympy.Lt,
           sympy.Le: sympy.Gt, sympy.Gt: sympy.Le}  # fmt: skip
@@ -65,6 +65,9 @@ class Knowledge:
         self.replacements: dict[Any, Any] = {}
         self.divisible: dict[Any, int] = {}
         self.diff_ranges: dict[Any, ValueRanges] = {}
+        # Symbol ranges that follow from linear facts (s0 + s1 < 11 and s1 >= 2 give
+        # s0 <= 8): used for reasoning, never printed as guards of their own.
+        self.implied: dict[Any, ValueRanges] = {}
         self.nonzero: set[Any] = set()
         self.bool_facts: dict[Any, bool] = {}
         self.version = 0
@@ -100,7 +103,7 @@ class Knowledge:
                 found = self.replacements[expr]
             if self.divisible and found.has(PyMod, FloorDiv):
                 found = self._apply_divisibility(found)
-            if not found.is_Atom and found.has(sympy.Max, sympy.Min):
+            if not found.is_Atom and found.has(sympy.Max, sympy.Min, FloorDiv, PyMod):
                 found = self._drop_dominated(found)
             self._simplified[expr] = found
         return found
@@ -132,13 +135,18 @@ class Knowledge:
         return rewrite(expr)
 
     def _drop_dominated(self, expr: Any) -> Any:
-        """``Max(1, s0)`` -> ``s0`` when the ranges say s0 >= 1 (likewise Min)."""
+        """Rewrites the ranges justify: ``Max(1, s0)`` -> ``s0`` when s0 >= 1 (likewise
+        Min); ``x // y`` -> 0 and ``x % y`` -> x when 0 <= x < y."""
         bounder = _FactBounder(self)
 
         def rewrite(e: Any) -> Any:
             if e.is_Atom:
                 return e
             args = [rewrite(a) for a in e.args]
+            if isinstance(e, (FloorDiv, PyMod)):
+                x, y = args
+                if bounder.bound(x).lower >= 0 and bounder.bound(y - x).lower > 0:
+                    return sympy.Integer(0) if isinstance(e, FloorDiv) else x
             if isinstance(e, (sympy.Max, sympy.Min)):
                 is_max = isinstance(e, sympy.Max)
                 ranges = [bounder.bound(a) for a in args]
@@ -170,7 +178,7 @@ class Knowledge:
             return sympy.true if self.bool_facts[e] else sympy.false
         if type(e) in RELATIONAL_OPS:
             op, d = canonical_diff(e)
-            if op in ("==", "!=") and d in self.nonzero:
+            if op in ("==", "!=") and (d in self.nonzero or _never_zero(d)):
                 return sympy.true if op == "!=" else sympy.false
             r = _compare(op, self.bound(d))
         else:
@@ -222,7 +230,26 @@ class Knowledge:
         interval = {"==": ValueRanges(0, 0), "<": ValueRanges(-math.inf, -1 if d.is_integer else 0),
                     "<=": ValueRanges(-math.inf, 0)}[op]  # fmt: skip
         self.diff_ranges[d] = self.diff_ranges.get(d, UNKNOWN).intersect(interval)
+        self._derive_bounds(d, self.diff_ranges[d])
         return Learned("fact")
+
+    def _derive_bounds(self, d: Any, interval: ValueRanges) -> None:
+        """From ``d in interval`` for a linear ``d``, bound each of its symbols."""
+        terms = d.as_coefficients_dict()
+        k = terms.pop(sympy.Integer(1), 0)
+        if not terms or not all(t.is_Symbol and t.is_integer and c.is_Integer for t, c in terms.items()):
+            return
+        bounds = {s: _FactBounder(self).bound(s) for s in terms}
+        for s, c in terms.items():
+            rest = ValueRanges(interval.lower - k, interval.upper - k)
+            for other, c2 in terms.items():
+                if other is not s:
+                    r = _corners(bounds[other], ValueRanges.point(int(c2)), lambda a, b: a * b)
+                    rest = ValueRanges(rest.lower - r.upper, rest.upper - r.lower)
+            lo, hi = (rest.lower, rest.upper) if c > 0 else (-rest.upper, -rest.lower)
+            n = abs(int(c))
+            derived = ValueRanges(lo if math.isinf(lo) else -((-int(lo)) // n), hi if math.isinf(hi) else int(hi) // n)
+            self.implied[s] = self.implied.get(s, UNKNOWN).intersect(derived)
 
     def _solve(self, d: Any) -> Learned | None:
         """For ``d == 0`` linear in a symbol with coefficient +-1, replace that symbol."""
@@ -299,6 +326,22 @@ class Knowledge:
         self.ranges[s] = ValueRanges(lo, hi)
 
 
+def _never_zero(d: Any) -> bool:
+    """``c1*x + c2*y + k`` is never 0 when gcd(c1, c2) does not divide k (x, y ints)."""
+    if not d.is_Add:
+        return False
+    k, g = 0, 0
+    for term in d.args:
+        if term.is_Integer:
+            k += int(term)
+            continue
+        coeff, rest = term.as_coeff_Mul()
+        if not (coeff.is_Integer and rest.is_integer):
+            return False
+        g = math.gcd(g, int(coeff))
+    return g > 1 and k % g != 0
+
+
 def _symbol_order(s: Any) -> tuple[int, str, int]:
     name: str = s.name
     prefix = name.rstrip("0123456789")
@@ -312,8 +355,18 @@ class _FactBounder(Bounder):
     def __init__(self, knowledge: Knowledge) -> None:
         super().__init__(knowledge.ranges, knowledge.default_range)
         self._diffs = knowledge.diff_ranges
+        self._implied = knowledge.implied
 
     def _bound(self, e: Any) -> ValueRanges:
         r = super()._bound(e)
-        extra = self._diffs.get(e) if self._diffs else None
-        return r if extra is None else r.intersect(extra)
+        if e.is_Symbol and e in self._implied:
+            return r.intersect(self._implied[e])
+        if not self._diffs or e.is_Atom or is_bool_expr(e):
+            return r
+        extra = self._diffs.get(e)
+        if extra is not None:
+            r = r.intersect(extra)
+        negated = self._diffs.get(-e)  # facts are stored on a - b; the query may ask b - a
+        if negated is not None:
+            r = r.intersect(ValueRanges(-negated.upper, -negated.lower))
+        return r

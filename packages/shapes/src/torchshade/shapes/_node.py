@@ -28,12 +28,21 @@ import sympy
 
 from ._expr import (
     CeilToInt,
+    Eq2,
+    Ge2,
+    Gt2,
+    Le2,
+    Lt2,
+    Max2,
+    Min2,
+    Ne2,
     FloatPow,
     FloorDiv,
     FloorToInt,
     IntTrueDiv,
     PowByNatural,
     PyMod,
+    RoundDecimal,
     RoundToInt,
     ToFloat,
     TruncToInt,
@@ -44,6 +53,11 @@ if TYPE_CHECKING:
     from ._reasoner import Reasoner
 
 Hint = int | float | bool | None
+_LITERAL: dict[type, Callable[[Any], Any]] = {
+    int: sympy.Integer,
+    float: sympy.Float,
+    bool: lambda v: sympy.true if v else sympy.false,
+}
 
 
 class SymNode:
@@ -96,7 +110,6 @@ class SymNode:
         def sym_int(self) -> SymNode: ...
         def sym_float(self) -> SymNode: ...
         def is_integer(self) -> SymNode: ...
-        def round(self) -> SymNode: ...
 
     @property
     def hint(self) -> Hint:
@@ -129,7 +142,8 @@ class SymNode:
 
     # -- wrapping Python literals ------------------------------------------------
     def _wrap(self, value: int | float | bool, pytype: type) -> SymNode:
-        return SymNode(sympy.sympify(value), self.shape_env, pytype, value, value)
+        expr = _LITERAL[pytype](value)
+        return SymNode(expr, self.shape_env, pytype, value, value)
 
     def wrap_int(self, num: int) -> SymNode:
         return self._wrap(int(num), int)
@@ -175,7 +189,7 @@ class SymNode:
     def maybe_as_int(self) -> int | None:
         if self.constant is not None:
             return int(self.constant)
-        expr = self.shape_env.simplify(self.expr) if not self.expr.is_Integer else self.expr
+        expr = self.expr if self.expr.is_Integer else self.shape_env.knowledge.simplify(self.expr)
         return int(expr) if expr.is_Integer else None
 
     # -- decisions --------------------------------------------------------------------
@@ -209,7 +223,9 @@ class SymNode:
         return bool(self.ge(self.wrap_int(0)).expect_true(file, line))
 
     def guard_size_oblivious(self, file: builtins.str = "", line: int = 0) -> bool:
-        return self.guard_bool(file, line)
+        if self.constant is not None:
+            return bool(self.constant)
+        return bool(self.shape_env.decide_size_oblivious(self.expr, self._hint))
 
     def guard_or_false(self, file: builtins.str = "", line: int = 0) -> bool:
         if self.constant is not None:
@@ -225,6 +241,13 @@ class SymNode:
         if self.constant is not None:
             return bool(self.constant)
         return self.shape_env.knowledge.evaluate_static(self.expr) is sympy.true
+
+    def round(self, ndigits: int | None = None) -> SymNode:
+        """Python's ``round``: an int without ``ndigits``, else a float."""
+        if ndigits is None:
+            return self._make("round", (), RoundToInt, builtins.round, int)
+        digits = self.wrap_int(ndigits)
+        return self._make("round_decimal", (digits,), RoundDecimal, builtins.round, float)
 
     def sym_sum(self, args: Sequence[SymNode]) -> SymNode:
         pytype = int if all(a.pytype is int for a in args) else float
@@ -298,14 +321,14 @@ _OPS: dict[builtins.str, Callable[..., SymNode]] = {
     "pow": _binary("pow", _pow, operator.pow),
     "pow_by_natural": _binary("pow_by_natural", PowByNatural, operator.pow, int),
     "float_pow": _binary("float_pow", FloatPow, lambda a, b: float(a) ** float(b), float),
-    "eq": _binary("eq", sympy.Eq, operator.eq, bool),
-    "ne": _binary("ne", sympy.Ne, operator.ne, bool),
-    "lt": _binary("lt", sympy.Lt, operator.lt, bool),
-    "le": _binary("le", sympy.Le, operator.le, bool),
-    "gt": _binary("gt", sympy.Gt, operator.gt, bool),
-    "ge": _binary("ge", sympy.Ge, operator.ge, bool),
-    "sym_min": _binary("sym_min", sympy.Min, min, simplify=True),
-    "sym_max": _binary("sym_max", sympy.Max, max, simplify=True),
+    "eq": _binary("eq", Eq2, operator.eq, bool),
+    "ne": _binary("ne", Ne2, operator.ne, bool),
+    "lt": _binary("lt", Lt2, operator.lt, bool),
+    "le": _binary("le", Le2, operator.le, bool),
+    "gt": _binary("gt", Gt2, operator.gt, bool),
+    "ge": _binary("ge", Ge2, operator.ge, bool),
+    "sym_min": _binary("sym_min", Min2, min, simplify=True),
+    "sym_max": _binary("sym_max", Max2, max, simplify=True),
     "sym_and": _binary("sym_and", sympy.And, operator.and_, bool),
     "sym_or": _binary("sym_or", sympy.Or, operator.or_, bool),
     "and_": _binary("and_", sympy.And, operator.and_, bool),
@@ -323,7 +346,6 @@ _OPS: dict[builtins.str, Callable[..., SymNode]] = {
     "sym_float": _unary("sym_float", _float_expr, float, float),
     "is_integer": _unary("is_integer", lambda a: sympy.Eq(FloorToInt(a), a),
                          lambda a: float(a).is_integer(), bool),
-    "round": _unary("round", RoundToInt, round, int),
 }
 
 for _name, _fn in (("sqrt", math.sqrt), ("cos", math.cos), ("cosh", math.cosh), ("sin", math.sin),

@@ -103,7 +103,8 @@ def _mod(a: ValueRanges, b: ValueRanges) -> ValueRanges:
         return ValueRanges(0, b.upper - 1)
     if b.upper <= -1:
         return ValueRanges(b.lower + 1, 0)
-    return UNKNOWN
+    # A divisor of either sign: |result| < |divisor|, with the divisor's sign.
+    return ValueRanges(min(b.lower + 1, 0), max(b.upper - 1, 0))
 
 
 def _div_floordiv(a: ValueRanges, b: ValueRanges) -> ValueRanges:
@@ -190,13 +191,67 @@ def _add(b: Bounder, e: Any) -> ValueRanges:
     for r in b.args(e):
         lo, hi = lo + r.lower, hi + r.upper
     out = ValueRanges(lo, hi)
-    if lo < 0 < hi and e.is_integer:
+    if lo < 0 < hi:
         # Sums lose the correlation of their terms: a - a*b is [-inf, inf] but
         # a*(1 - b) is <= -2 for a, b >= 2.  Pulling out common factors is cheap.
-        factored = sympy.factor_terms(e)
-        if factored.is_Mul:
-            out = out.intersect(b.bound(factored))
+        factored = _common_factor(e)
+        if factored is not None:
+            common, rest, constant = factored
+            product = _corners(b.bound(common), b.bound(rest), _mul)
+            c = b.bound(constant)
+            out = out.intersect(ValueRanges(product.lower + c.lower, product.upper + c.upper))
+    if out.lower < 0 < out.upper:
+        shifted = _shifted_bound(b, e)
+        if shifted is not None:
+            out = out.intersect(shifted)
     return out
+
+
+def _is_small_polynomial(e: Any) -> bool:
+    if e.is_Symbol or e.is_Integer:
+        return True
+    if e.is_Pow:
+        return bool(e.args[1].is_Integer and 0 < e.args[1] <= 4 and _is_small_polynomial(e.args[0]))
+    return bool((e.is_Add or e.is_Mul) and len(e.args) <= 8 and all(_is_small_polynomial(a) for a in e.args))
+
+
+def _shifted_bound(b: Bounder, e: Any) -> ValueRanges | None:
+    """Bound a polynomial after moving each symbol to its lower bound: with a, b >= 2,
+    ``a*b - a - b`` becomes ``p*q + p + q`` (p, q >= 0), plainly >= 0."""
+    if not _is_small_polynomial(e) or len(e.free_symbols) > 4:
+        return None
+    shift, ranges = {}, {}
+    for s in e.free_symbols:
+        r = b.bound(s)
+        if math.isinf(r.lower):
+            return None
+        t = sympy.Dummy(integer=True, nonnegative=True)
+        shift[s] = t + int(r.lower)
+        ranges[t] = ValueRanges(0, r.upper - r.lower)
+    if all(r.lower == 0 for r in map(b.bound, e.free_symbols)):
+        return None  # nothing to shift (and the shifted bound must not shift again)
+    return bound(sympy.expand(e.xreplace(shift)), ranges)
+
+
+def _common_factor(e: Any) -> tuple[Any, Any, Any] | None:
+    """``a - a*b + 7`` -> ``(a, 1 - b, 7)``: symbol powers the non-constant terms share."""
+    constant = sympy.Add(*(t for t in e.args if t.is_Number))
+    terms = [t for t in e.args if not t.is_Number]
+    if len(terms) < 2:
+        return None
+    common: dict[Any, int] | None = None
+    for term in terms:
+        powers: dict[Any, int] = {}
+        for f in sympy.Mul.make_args(term):
+            base, exp = f.as_base_exp()
+            if base.is_Symbol and exp.is_Integer and exp > 0:
+                powers[base] = int(exp)
+        common = powers if common is None else {s: min(p, powers[s]) for s, p in common.items() if s in powers}
+        if not common:
+            return None
+    assert common is not None
+    factor = sympy.Mul(*(s**p for s, p in common.items()))
+    return factor, sympy.Add(*(t / factor for t in terms)), constant
 
 
 def _mul_all(b: Bounder, e: Any) -> ValueRanges:

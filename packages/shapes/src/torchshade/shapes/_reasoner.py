@@ -32,7 +32,7 @@ _CHECK_HELP = (
     "If you know which way it goes, say so before this line (paste one):\n"
     "    torch._check({yes})\n"
     "    torch._check({no})\n"
-    "or avoid the decision: torch.sym_max / torch.sym_min / torch.sym_ite, or "
+    "or avoid the decision: torch.sym_max / torch.sym_min, or "
     "guard_or_false / guard_or_true from torch.fx.experimental.symbolic_shapes "
     "where either answer is correct."
 )
@@ -50,10 +50,12 @@ class Reasoner:
         self.asserts: list[RuntimeAssert] = []
         self.range_origin: dict[Any, Provenance | None] = {}
         self.suppressed = 0
+        self.size_like: set[Any] = set()
         self.expr_cache: dict[tuple[Any, ...], Any] = {}
         self._version = 0
         self._built: tuple[int, int, list[Guard]] | None = None
         self._compiled: dict[str, Any] = {}
+        self._all_code: tuple[list[Guard], Any] | None = None
 
     def version_bump(self) -> None:
         self._version += 1
@@ -85,6 +87,23 @@ class Reasoner:
             return bool(value)
         return int(value) if value.is_Integer else float(value)
 
+    def guarding_hint_or_throw(self, expr: Any) -> int | float | bool:
+        """The example value of ``expr`` (torch's name); raises for unbacked expressions."""
+        expr = sympy.sympify(expr)
+        hint = self.hint_of(self.knowledge.simplify(expr))
+        if hint is None:
+            raise self.data_dependent_error(expr)
+        return hint
+
+    def optimization_hint(self, expr: Any, fallback: int | None = None) -> int | float | bool | None:
+        """The example value of ``expr``, or ``fallback`` when it has none (torch's name)."""
+        hint = self.hint_of(self.knowledge.simplify(sympy.sympify(expr)))
+        return fallback if hint is None else hint
+
+    def size_hint(self, expr: Any, *, allow_none: bool = False) -> int | float | bool | None:
+        """Older torch name: the hint, None if ``allow_none`` and there is none."""
+        return self.optimization_hint(expr) if allow_none else self.guarding_hint_or_throw(expr)
+
     # -- decisions -------------------------------------------------------------
     def evaluate_expr(self, expr: Any, hint: Any = None, fx_node: object = None,
                       size_oblivious: bool = False, fallback_value: bool | None = None,
@@ -101,8 +120,8 @@ class Reasoner:
         static = self.knowledge.evaluate_static(expr)
         if static is not None:
             return static
-        if hint is None:
-            hint = self.hint_of(expr)
+        if hint is None:  # unbacked symbols may have been replaced by backed ones
+            hint = self.hint_of(self.knowledge.simplify(expr))
         if hint is None:
             if fallback is not None:
                 return sympy.true if fallback else sympy.false
@@ -119,7 +138,7 @@ class Reasoner:
         if static is not None:
             return bool(static)
         if hint is None:
-            hint = self.hint_of(expr)
+            hint = self.hint_of(self.knowledge.simplify(expr))
         if hint is not None:
             return bool(self.decide(expr, hint))
         origin = Provenance.capture()
@@ -128,6 +147,10 @@ class Reasoner:
         return True
 
     def record(self, fact: Any, origin: Provenance) -> None:
+        if isinstance(fact, sympy.And):  # one guard per conjunct: each is minimal on its own
+            for arg in fact.args:
+                self.record(arg, origin)
+            return
         learned = self.knowledge.learn(fact)
         self.check_constraints(learned, fact, origin)
         for item in learned:
@@ -149,6 +172,10 @@ class Reasoner:
                 fix = (f"Dim({dim.name!r}, min={value}, max={value}) or a static size"
                        if value.is_Integer else "one shared Dim (or a derived Dim such as 2*batch) for both")  # fmt: skip
                 need = f"{dim.name} == {python_source(value, self.names())}"
+            elif item.kind == "divisible":
+                k = self.knowledge.divisible[item.symbol]
+                fix = f"it as a multiple: {k}*Dim('{dim.name}_div{k}') in place of {dim.name}"
+                need = f"{dim.name} % {k} == 0"
             elif item.kind == "range" and (r.lower > dim.min or r.upper < dim.max):
                 fix = f"Dim({dim.name!r}, min={r.lower}, max={r.upper})".replace("max=inf)", ")")
                 need = f"{r.lower} <= {dim.name} <= {r.upper}"
@@ -188,6 +215,28 @@ class Reasoner:
     def _constrain_range_for_size(self, a: Any, min: Any = None, max: Any = None) -> None:
         """Mark ``a`` as a size: range [max(min, 0), max]; torch's fake impls call this."""
         self._constrain_range(a, 0 if min is None else min, max)
+        symbol = a.node.expr if hasattr(a, "node") else sympy.sympify(a)
+        if symbol.is_Symbol:
+            self.size_like.add(symbol)
+
+    def decide_size_oblivious(self, expr: Any, hint: Any) -> Any:
+        """Like ``decide``, but size-like unbacked symbols count as >= 2 when that settles it.
+
+        torch's meaning: a size that is 0 or 1 at run time takes the general
+        path anyway, so the answer for sizes >= 2 is the one to trace.
+        """
+        if self.size_like and expr.free_symbols & self.size_like:
+            k = self.knowledge
+            ranges = dict(k.ranges)
+            for s in expr.free_symbols & self.size_like:
+                r = ranges.get(s, k.default_range(s))
+                ranges[s] = ValueRanges(max(r.lower, 2), r.upper)
+            from ._ranges import bound
+
+            r = bound(k.simplify(expr), ranges, k.default_range)
+            if r.is_point() and is_bool_expr(expr):
+                return sympy.true if r.lower == 1 else sympy.false
+        return self.decide(expr, hint)
 
     def _constrain_range(self, a: Any, min: Any, max: Any) -> None:
         symbol = a.node.expr if hasattr(a, "node") else sympy.sympify(a)
@@ -250,6 +299,19 @@ class Reasoner:
             out.append(Guard(expr, text, python, origin, "bound"))
         return out
 
+    def guards_hold(self, inputs: Mapping[str, object]) -> bool:
+        """All guards at once, as one compiled ``and`` expression (the fast path)."""
+        guards = self.build_guards()
+        if self._all_code is None or self._all_code[0] is not guards:
+            source = " and ".join(f"({g.python})" for g in guards) or "True"
+            self._all_code = (guards, compile(source, "<guards>", "eval"))
+        try:
+            return bool(eval(self._all_code[1], {"math": math}, dict(inputs)))  # noqa: S307 - our own source
+        except ArithmeticError:  # e.g. a // b with b == 0: these inputs leave the traced regime
+            return False
+        except (NameError, AttributeError, IndexError, TypeError):
+            return not self.failed_guards(inputs)  # names the guard and the missing input
+
     def failed_guards(self, inputs: Mapping[str, object]) -> list[GuardFailure]:
         failures: list[GuardFailure] = []
         namespace: dict[str, object] = {"math": math, **inputs}
@@ -259,6 +321,8 @@ class Reasoner:
                 code = self._compiled[g.python] = compile(g.python, "<guard>", "eval")
             try:
                 ok = eval(code, namespace)  # noqa: S307 - our own generated source over sources
+            except ArithmeticError:  # a guard that cannot even be computed does not hold
+                ok = False
             except (NameError, AttributeError, IndexError, TypeError) as e:
                 raise GuardSourceError(
                     f"cannot evaluate guard `{g.python}` (from {g.origin}) on the inputs given: "
@@ -266,7 +330,8 @@ class Reasoner:
                     f"e.g. check_guards({{'x': x}}); got names {sorted(inputs)}."
                 ) from e
             if not ok:
-                sources = {s for info in self.infos.values() for s in info.sources} | set(inputs)
+                sources = {s for info in self.infos.values() for s in info.sources}
+                sources |= {s for r in self.records for s in r.sources}
                 failures.append(GuardFailure(g, _source_values(g, sources, namespace)))
         return failures
 
@@ -274,7 +339,7 @@ class Reasoner:
 def _source_values(g: Guard, sources: set[str], ns: dict[str, object]) -> dict[str, object]:
     values: dict[str, object] = {}
     for source in sorted(sources):
-        if source in g.python and source not in ns:
+        if source in g.python:
             try:
                 values[source] = eval(source, ns)  # noqa: S307 - a source string we created
             except Exception:  # noqa: BLE001 - a value we cannot show is left out of the message
