@@ -192,3 +192,12 @@ def test_float_semantics_follow_python(env: ShapeEnv) -> None:
         assert type(value.node.hint) is type(expected) or isinstance(expected, float), str(value)
     assert isinstance(f // 2, torch.SymFloat) and isinstance(17 // n, torch.SymInt)
     assert isinstance(n**-1, torch.SymFloat)
+
+
+def test_bitwise_ops_on_ints_and_logic_on_bools(env: ShapeEnv) -> None:
+    a, b = env.create_symint(6, "a"), env.create_symint(3, "b")
+    assert isinstance(a, torch.SymInt) and isinstance(b, torch.SymInt)
+    assert [operator.and_(a, b).node.hint, operator.or_(a, b).node.hint, operator.xor(a, b).node.hint] == [2, 7, 5]
+    assert str(operator.and_(a, b)) == "BitwiseAnd(s0, s1)"
+    assert bool(operator.and_(a, b) == 2) and "a & b == 2" in [g.python for g in env.guards]
+    assert str((a > 2) & (b > 2)) == "(s0 > 2) & (s1 > 2)"

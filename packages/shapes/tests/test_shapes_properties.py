@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,13 +33,6 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from torchshade.shapes import DimDynamic, ShapeEnv
-
-with warnings.catch_warnings():
-    # hypothesis's pytest plugin imports this module only to report a failing
-    # example; it imports libcst, which raises a DeprecationWarning (an error
-    # under our filterwarnings) and would turn every failure into an INTERNALERROR.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import hypothesis.extra._patching  # noqa: F401
 
 # No example database: it would write a .hypothesis folder wherever pytest runs.
 PROPERTY = settings(

@@ -238,6 +238,21 @@ class RoundDecimal(sympy.Function):  # type: ignore[misc]  # sympy ships no type
         return None
 
 
+def _make_bitwise(name: str, fn: Any) -> Any:
+    def eval_(cls: Any, a: Any, b: Any) -> Any:
+        if a.is_Integer and b.is_Integer:
+            return sympy.Integer(fn(int(a), int(b)))
+        return None
+
+    attrs = {"nargs": (2,), "is_integer": True, "eval": classmethod(eval_), "__doc__": f"Python's int {name}."}
+    return type(name, (sympy.Function,), attrs)
+
+
+BitwiseAnd: Any = _make_bitwise("BitwiseAnd", lambda a, b: a & b)
+BitwiseOr: Any = _make_bitwise("BitwiseOr", lambda a, b: a | b)
+BitwiseXor: Any = _make_bitwise("BitwiseXor", lambda a, b: a ^ b)
+
+
 def _fold_or(op: Any, fold: Any) -> Any:
     """A sympy constructor that folds numbers exactly and otherwise skips sympy's
     assumption-driven evaluation (``Max`` and relationals ask the assumption

@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING, Any
 import sympy
 
 from ._expr import (
+    BitwiseAnd,
+    BitwiseOr,
+    BitwiseXor,
     CeilToInt,
     Eq2,
     Ge2,
@@ -333,8 +336,9 @@ _OPS: dict[builtins.str, Callable[..., SymNode]] = {
     "sym_or": _binary("sym_or", sympy.Or, operator.or_, bool),
     "and_": _binary("and_", sympy.And, operator.and_, bool),
     "or_": _binary("or_", sympy.Or, operator.or_, bool),
-    "bitwise_and": _binary("bitwise_and", sympy.And, operator.and_, bool),
-    "bitwise_or": _binary("bitwise_or", sympy.Or, operator.or_, bool),
+    "bitwise_and": _binary("bitwise_and", BitwiseAnd, operator.and_, int),
+    "bitwise_or": _binary("bitwise_or", BitwiseOr, operator.or_, int),
+    "bitwise_xor": _binary("bitwise_xor", BitwiseXor, operator.xor, int),
     "sym_not": _unary("sym_not", sympy.Not, operator.not_, bool),
     "neg": _unary("neg", operator.neg, operator.neg),
     "pos": _unary("pos", lambda a: a, lambda a: a),

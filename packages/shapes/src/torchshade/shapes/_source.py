@@ -12,6 +12,9 @@ from typing import Any
 import sympy
 
 from ._expr import (
+    BitwiseAnd,
+    BitwiseOr,
+    BitwiseXor,
     CeilToInt,
     FloatPow,
     FloorDiv,
@@ -101,6 +104,9 @@ _HANDLERS: dict[Any, Callable[[_Printer, Any], str]] = {
     FloatPow: _pow,
     FloorDiv: _binary("//"),
     PyMod: _binary("%"),
+    BitwiseAnd: _binary("&"),
+    BitwiseOr: _binary("|"),
+    BitwiseXor: _binary("^"),
     IntTrueDiv: _binary("/"),
     ToFloat: _call("float"),
     TruncToInt: _call("math.trunc"),
