@@ -8,6 +8,7 @@ One call of an op goes through these steps (``_dispatch``)::
     constants                    all inputs constant -> run for real
     data-dependent ops           unbacked symbols, or a clear error (_dynamic.py)
     dispatch cache               hit -> rebuild outputs (_cache.py)
+    contiguous views             symbolic view/reshape: one guard (_view.py)
     kernel                       meta / decomposition / fake impl (_kernel.py)
 
 With a ShapeEnv the Python dispatcher is on while the mode is active, so
@@ -35,6 +36,8 @@ from ._errors import DynamicOutputShapeException, FakeModeMismatchError, NonFake
 from ._kernel import plan_for, run_plan
 from ._spec import tensor_str
 from ._tensor import FakeTensor
+from ._view import OPS as _CONTIGUOUS_VIEW_OPS
+from ._view import run_contiguous_view
 
 aten = torch.ops.aten
 _LIFT_FNS = frozenset({aten.lift_fresh.default, aten.lift_fresh_copy.default})
@@ -339,9 +342,12 @@ class FakeTensorMode(TorchDispatchMode):
             if hit:
                 return out
         symbolic = self.shape_env is not None and _is_symbolic(args, kwargs, fakes)
-        plan = plan_for(func, symbolic)
         events_before = self.uncacheable_events
-        out = run_plan(self, plan, func, args, kwargs, fakes)
+        out = NotImplemented
+        if symbolic and id(func) in _CONTIGUOUS_VIEW_OPS:
+            out = run_contiguous_view(self, args, kwargs)  # one guard, not torch's walk (_view.py)
+        if out is NotImplemented:
+            out = run_plan(self, plan_for(func, symbolic), func, args, kwargs, fakes)
         if key is not None and self.uncacheable_events == events_before:
             cache.store(key, out, fakes)
         return out
