@@ -7,10 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import sympy
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from torchshade.shapes import ValueRanges
+from torchshade.shapes import ShapeEnv, ValueRanges
 from torchshade.shapes._expr import FloorDiv, PyMod
 from torchshade.shapes._ranges import bound
 
@@ -64,3 +65,65 @@ def test_bound_contains_every_value(alo: int, aw: int, blo: int, bw: int, op: in
         return
     r = bound(OPS[op](a, b), {a: ra, b: rb})
     assert PY[op](va, vb) in r
+
+
+# Gaps the property tests found (sizes >= 2); each answer is checked against Python too.
+SIZES = {a: ValueRanges(2, math.inf), b: ValueRanges(2, math.inf)}
+SAMPLES = [(x, y) for x in range(2, 9) for y in range(2, 9)]
+
+
+def _python_values(f: Callable[[int, int], int]) -> list[int]:
+    values = []
+    for x, y in SAMPLES:
+        try:
+            values.append(f(x, y))
+        except ZeroDivisionError:
+            pass
+    return values
+
+
+def test_floordiv_of_correlated_sides_cancels() -> None:
+    # -(-a // (2*a)) is ceil(1/2) == 1 for every a >= 1; torch knows [1, 1]
+    assert bound(-FloorDiv(-a, 2 * a), SIZES) == ValueRanges(1, 1)
+    assert set(_python_values(lambda x, _: -(-x // (2 * x)))) == {1}
+    # a float numerator keeps the plain interval answer
+    f = sympy.Symbol("f", positive=True)
+    assert bound(FloorDiv(f, 2 * f), {f: ValueRanges(1, 4)}) == ValueRanges(0, 2)
+
+
+def test_int_divisor_that_may_be_zero_is_at_least_one_where_defined() -> None:
+    # 7 // ((2*a) // b): the divisor is in [0, inf], and 0 raises; torch says [0, inf]
+    r = bound(FloorDiv(7, FloorDiv(2 * a, b)), SIZES)
+    assert r == ValueRanges(0, 7)
+    assert all(r.lower <= v <= r.upper for v in _python_values(lambda x, y: 7 // ((2 * x) // y)))
+    # a divisor of either sign: 7 // d is in [-7, 7] for every int d != 0
+    assert bound(FloorDiv(7, a - b), SIZES) == ValueRanges(-7, 7)
+    assert bound(FloorDiv(-a, 2 - a), SIZES) == ValueRanges(0, math.inf)
+    # a float divisor may be tiny: nothing to say
+    f = sympy.Symbol("f", real=True)
+    assert bound(FloorDiv(7, f), {f: ValueRanges(0, 4)}) == ValueRanges(-math.inf, math.inf)
+
+
+def test_static_answers_from_a_nonzero_int_divisor() -> None:
+    env = ShapeEnv()
+    s = env.create_symint(3, "a")
+    assert isinstance(s, torch.SymInt)
+    guards = env.format_guards()
+    assert env._maybe_evaluate_static((-(-s // (2 - s)) < s).node.expr) is sympy.true
+    assert all(-(-x // (2 - x)) < x for x in range(3, 50))  # (a == 2 divides by zero)
+    assert env.format_guards() == guards
+
+
+def test_max_min_drop_arguments_that_never_win() -> None:
+    env = ShapeEnv()
+    x, y = env.create_symint(3, "a"), env.create_symint(5, "b")
+    assert isinstance(x, torch.SymInt) and isinstance(y, torch.SymInt)
+    s0, s1 = x.node.expr, y.node.expr
+    assert env.simplify(sympy.Max(s0, 2 * s0)) == 2 * s0  # s0 >= 2
+    assert env.simplify(sympy.Min(s0, 2 * s0)) == s0
+    assert env.simplify(sympy.Max(s0, sympy.Min(s0, s1))) == s0  # absorption, for any s0, s1
+    assert env.simplify(sympy.Min(s0, sympy.Max(s0, s1))) == s0
+    assert env.simplify(sympy.Max(s0, s1)) == sympy.Max(s0, s1)  # undecided stays
+    assert env.simplify(sympy.Max(s0 - s1, 2 * s0 - s1)) == 2 * s0 - s1
+    for p, q in SAMPLES:
+        assert max(p, min(p, q)) == p and max(p, 2 * p) == 2 * p

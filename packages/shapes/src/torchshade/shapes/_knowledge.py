@@ -8,7 +8,9 @@ guarding.  It learns from each decided fact:
     s0 >= 3 (one symbol) -> value range  s0 in [3, inf]
     anything else        -> a fact on the difference of its sides
 
-Answers are cached on the (interned) sympy expression and invalidated by a
+Answers are cached on the (interned) sympy expression.  Knowledge only grows
+(ranges narrow, facts and replacements are added), so a decided answer stays
+right forever and is kept; "undecided" and simplified forms are dropped by a
 version counter whenever something new is learned.
 """
 
@@ -73,6 +75,10 @@ class Knowledge:
         self.version = 0
         self._simplified: dict[Any, Any] = {}
         self._static: dict[Any, Any] = {}
+        self._decided: dict[Any, Any] = {}  # never invalidated: knowledge only grows
+        self._substituted: dict[Any, tuple[int, Any]] = {}
+        self._subst_version = 0  # bumped when replacements or divisibility change
+        self._users: dict[Any, set[Any]] = {}  # symbol -> replaced symbols whose value has it
         self._cache_version = 0
         # Symbols with a user's Dim: replaced only when nothing else can be.
         self.protected: set[Any] = set()
@@ -96,16 +102,26 @@ class Knowledge:
         self._sync()
         found = self._simplified.get(expr)
         if found is None:
-            found = expr
-            if self.replacements and not expr.is_Atom:
-                found = found.xreplace(self.replacements)
-            elif expr in self.replacements:
-                found = self.replacements[expr]
-            if self.divisible and found.has(PyMod, FloorDiv):
-                found = self._apply_divisibility(found)
+            found = self._substitute(expr)
             if not found.is_Atom and found.has(sympy.Max, sympy.Min, FloorDiv, PyMod):
                 found = self._drop_dominated(found)
             self._simplified[expr] = found
+        return found
+
+    def _substitute(self, expr: Any) -> Any:
+        """``expr`` with replacements and divisibility applied; cached until either changes
+        (most facts only narrow ranges, which this step does not read)."""
+        cached = self._substituted.get(expr)
+        if cached is not None and cached[0] == self._subst_version:
+            return cached[1]
+        found = expr
+        if self.replacements and not expr.is_Atom:
+            found = found.xreplace(self.replacements)
+        elif expr in self.replacements:
+            found = self.replacements[expr]
+        if self.divisible and found.has(PyMod, FloorDiv):
+            found = self._apply_divisibility(found)
+        self._substituted[expr] = (self._subst_version, found)
         return found
 
     def _apply_divisibility(self, expr: Any) -> Any:
@@ -136,7 +152,7 @@ class Knowledge:
 
     def _drop_dominated(self, expr: Any) -> Any:
         """Rewrites the ranges justify: ``Max(1, s0)`` -> ``s0`` when s0 >= 1 (likewise
-        Min); ``x // y`` -> 0 and ``x % y`` -> x when 0 <= x < y."""
+        Min, see ``_dominant``); ``x // y`` -> 0 and ``x % y`` -> x when 0 <= x < y."""
         bounder = _FactBounder(self)
 
         def rewrite(e: Any) -> Any:
@@ -148,12 +164,7 @@ class Knowledge:
                 if bounder.bound(x).lower >= 0 and bounder.bound(y - x).lower > 0:
                     return sympy.Integer(0) if isinstance(e, FloorDiv) else x
             if isinstance(e, (sympy.Max, sympy.Min)):
-                is_max = isinstance(e, sympy.Max)
-                ranges = [bounder.bound(a) for a in args]
-                for a, r in zip(args, ranges):
-                    if all((r.lower >= o.upper) if is_max else (r.upper <= o.lower)
-                           for o in ranges if o is not r):  # fmt: skip
-                        return a
+                return _dominant(bounder, e, args)
             return e.func(*args) if args != list(e.args) else e
 
         return rewrite(expr)
@@ -164,12 +175,22 @@ class Knowledge:
 
     def evaluate_static(self, expr: Any) -> Any:
         """``expr``'s value if decided without a guard (sympy true/false/number), else None."""
+        found = self._decided.get(expr)
+        if found is not None:
+            return found
         self._sync()
         if expr in self._static:
             return self._static[expr]
         result = self._evaluate(self.simplify(expr))
-        self._static[expr] = result
+        if result is None:
+            self._static[expr] = result
+        else:
+            self._decided[expr] = result
         return result
+
+    def remember(self, expr: Any, value: Any) -> None:
+        """Record that ``expr`` has ``value`` from now on (a guard or assert ensures it)."""
+        self._decided[expr] = value
 
     def _evaluate(self, e: Any) -> Any:
         if e.is_Number or e is sympy.true or e is sympy.false:
@@ -193,6 +214,7 @@ class Knowledge:
     # -- learning --------------------------------------------------------
     def learn(self, fact: Any) -> list[Learned]:
         """Record that ``fact`` holds (it is already known to be true for the hints)."""
+        self._decided[fact] = sympy.true
         fact = self.simplify(fact)
         if fact is sympy.true:
             return [Learned("known")]
@@ -216,6 +238,7 @@ class Knowledge:
             if isinstance(d, PyMod) and d.args[1].is_Integer and d.args[0].is_Symbol:
                 s, k = d.args[0], int(d.args[1])
                 self.divisible[s] = math.lcm(self.divisible.get(s, 1), abs(k))
+                self._subst_version += 1
                 self._tighten(s)
                 return Learned("divisible", s)
         if op == "!=":
@@ -269,9 +292,21 @@ class Knowledge:
                 self.ranges.get(symbol, self.default_range(symbol))
             )
             self.ranges[value] = merged
-        self.replacements = {k: v.xreplace({symbol: value}) for k, v in self.replacements.items()}
-        self.replacements[symbol] = value
+        # Rewrite only the replacements that mention ``symbol`` (a new dict: callers may hold the old).
+        replacements = dict(self.replacements)
+        for k in self._users.pop(symbol, set()):
+            if k in replacements:
+                replacements[k] = replacements[k].xreplace({symbol: value})
+                self._note_users(k, replacements[k])
+        replacements[symbol] = value
+        self._note_users(symbol, value)
+        self.replacements = replacements
         self.version += 1
+        self._subst_version += 1
+
+    def _note_users(self, key: Any, value: Any) -> None:
+        for s in value.free_symbols:
+            self._users.setdefault(s, set()).add(key)
 
     def _learn_symbol_bound(self, op: str, d: Any) -> Learned | None:
         """``c*s + k  op 0`` with one symbol: narrow that symbol's range."""
@@ -324,6 +359,30 @@ class Knowledge:
         lo = r.lower if math.isinf(r.lower) else -((-int(r.lower)) // k) * k
         hi = r.upper if math.isinf(r.upper) else (int(r.upper) // k) * k
         self.ranges[s] = ValueRanges(lo, hi)
+
+
+def _dominant(bounder: Bounder, e: Any, args: list[Any]) -> Any:
+    """``Max``/``Min`` without the arguments that can never win: ``Max(1, s0)`` -> ``s0``
+    when s0 >= 1, ``Max(a, 2*a)`` -> ``2*a`` when a >= 0, ``Max(a, Min(a, b))`` -> ``a``."""
+    is_max = isinstance(e, sympy.Max)
+    dual = sympy.Min if is_max else sympy.Max
+    # Absorption: Max(a, Min(a, b)) == a and Min(a, Max(a, b)) == a, whatever a and b are.
+    kept = [x for x in args if not (isinstance(x, dual) and any(o in x.args for o in args if o is not x))]
+    ranges = [bounder.bound(x) for x in kept]
+    for i, (x, r) in enumerate(zip(kept, ranges)):
+        if all(_wins(bounder, x, o, r, ro, is_max) for j, (o, ro) in enumerate(zip(kept, ranges)) if j != i):
+            return x
+    return e.func(*kept) if kept != list(e.args) else e
+
+
+def _wins(bounder: Bounder, x: Any, o: Any, r: ValueRanges, ro: ValueRanges, is_max: bool) -> bool:
+    """``x >= o`` (for Max; ``x <= o`` for Min) wherever both are defined."""
+    if (r.lower >= ro.upper) if is_max else (r.upper <= ro.lower):
+        return True
+    if not (x.free_symbols & o.free_symbols):
+        return False  # uncorrelated: the ranges said all there is
+    d = bounder.bound(x - o)
+    return bool(d.lower >= 0) if is_max else bool(d.upper <= 0)
 
 
 def _never_zero(d: Any) -> bool:

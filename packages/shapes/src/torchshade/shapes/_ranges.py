@@ -107,10 +107,28 @@ def _mod(a: ValueRanges, b: ValueRanges) -> ValueRanges:
     return ValueRanges(min(b.lower + 1, 0), max(b.upper - 1, 0))
 
 
-def _div_floordiv(a: ValueRanges, b: ValueRanges) -> ValueRanges:
+def _div_floordiv(a: ValueRanges, b: ValueRanges, int_divisor: bool = False) -> ValueRanges:
     if b.lower >= 1 or b.upper <= -1:
         return _corners(a, b, _floordiv)
-    return UNKNOWN
+    if not int_divisor or b.is_empty():
+        return UNKNOWN
+    # ``x // 0`` raises, so an int divisor is at most -1 or at least 1 wherever it is defined.
+    halves = [h for h in (ValueRanges(b.lower, -1), ValueRanges(1, b.upper)) if not h.is_empty()]
+    rs = [_corners(a, h, _floordiv) for h in halves]
+    if not rs:
+        return UNKNOWN
+    return ValueRanges(min(r.lower for r in rs), max(r.upper for r in rs))
+
+
+def _floordiv_expr(b: Bounder, e: Any) -> ValueRanges:
+    x, y = e.args
+    out = _div_floordiv(b.bound(x), b.bound(y), bool(y.is_integer))
+    if (out.lower == -math.inf or out.upper == math.inf) and x.free_symbols & y.free_symbols:
+        # Correlated sides: x // y == floor(x / y), and x / y may cancel (-a / (2*a) is -1/2).
+        ratio = x / y
+        if ratio.is_Rational and x.is_integer and y.is_integer:
+            return ValueRanges.point(math.floor(ratio))
+    return out
 
 
 def _truediv(a: ValueRanges, b: ValueRanges) -> ValueRanges:
@@ -312,7 +330,7 @@ _HANDLERS: dict[Any, Callable[[Bounder, Any], ValueRanges]] = {
     sympy.Mul: _mul_all,
     sympy.Pow: _pow_expr,
     PowByNatural: _pow_expr,
-    FloorDiv: lambda b, e: _div_floordiv(*b.args(e)),
+    FloorDiv: _floordiv_expr,
     PyMod: lambda b, e: _mod(*b.args(e)),
     IntTrueDiv: lambda b, e: _truediv(*b.args(e)),
     ToFloat: lambda b, e: b.bound(e.args[0]),

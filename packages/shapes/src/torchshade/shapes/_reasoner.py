@@ -130,6 +130,7 @@ class Reasoner:
         if not self.suppressed:
             fact = expr if value is sympy.true else negate(expr) if value is sympy.false else sympy.Eq(expr, value)
             self.record(fact, Provenance.capture())
+            self.knowledge.remember(expr, value)
         return value
 
     def expect_true(self, expr: Any, hint: Any) -> bool:
