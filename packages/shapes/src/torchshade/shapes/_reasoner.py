@@ -33,7 +33,7 @@ _CHECK_HELP = (
     "    torch._check({yes})\n"
     "    torch._check({no})\n"
     "or avoid the decision: torch.sym_max / torch.sym_min, or "
-    "guard_or_false / guard_or_true from torch.fx.experimental.symbolic_shapes "
+    "torch.fx.experimental.symbolic_shapes.guard_or_false / guard_or_true "
     "where either answer is correct."
 )
 
