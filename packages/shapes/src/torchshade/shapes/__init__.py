@@ -23,6 +23,7 @@ from ._ranges import ValueRanges as ValueRanges
 from ._symbols import free_symbols as free_symbols
 from ._symbols import free_unbacked_symbols as free_unbacked_symbols
 from ._symbols import has_free_symbols as has_free_symbols
+from ._tracing import sym_op_tracing as sym_op_tracing
 from ._views import view_contiguous as view_contiguous
 
 __all__ = [
@@ -43,5 +44,6 @@ __all__ = [
     "free_symbols",
     "free_unbacked_symbols",
     "has_free_symbols",
+    "sym_op_tracing",
     "view_contiguous",
 ]
