@@ -50,6 +50,7 @@ from ._expr import (
     ToFloat,
     TruncToInt,
 )
+from . import _tracing
 from ._sizes_strides import SIZES_STRIDES
 
 if TYPE_CHECKING:
@@ -187,7 +188,10 @@ class SymNode:
             env.expr_cache[key] = expr
         hints = (self._hint, *(o._hint for o in others))
         hint = None if None in hints else hint_fn(*hints)
-        return SymNode(expr, env, pytype, hint)
+        out = SymNode(expr, env, pytype, hint)
+        if _tracing.ACTIVE:  # the one point a tracer records SymNode operations (_tracing.py)
+            _tracing.record(op, (self, *others), out)
+        return out
 
     def maybe_as_int(self) -> int | None:
         if self.constant is not None:
@@ -256,7 +260,10 @@ class SymNode:
         pytype = int if all(a.pytype is int for a in args) else float
         hints = [a._hint for a in args]
         hint = None if None in hints else sum(h for h in hints if h is not None)
-        return SymNode(sympy.Add(*(a.expr for a in args)), self.shape_env, pytype, hint)
+        out = SymNode(sympy.Add(*(a.expr for a in args)), self.shape_env, pytype, hint)
+        if _tracing.ACTIVE:
+            _tracing.record("sym_sum", tuple(args), out)
+        return out
 
     def sym_ite(self, then_node: SymNode, else_node: SymNode) -> SymNode:
         def build(c: Any, t: Any, f: Any) -> Any:
