@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch._decomp import decomposition_table, meta_table
 
+from . import _convolution
 from ._custom import missing_fake_impl_error, run_custom_fake_impl
 from ._device import common_device, normalize
 from ._fallback import can_fall_back, run_fallback
@@ -121,6 +122,25 @@ def run_plan(
     tensors: Sequence[torch.Tensor],
 ) -> object:
     """Run ``func`` by ``plan``; outputs are fake tensors of ``mode``."""
+    if func in _convolution.OPS:
+        # The meta kernel cannot know eager's output memory format; we can.
+        def in_mode(fn: Callable[[], object]) -> object:
+            return under_mode(mode, fn, (), {})
+
+        fmt = _convolution.output_memory_format(func, args, kwargs, in_mode)
+        out = _run_plan(mode, plan, func, args, kwargs, tensors)
+        return out if fmt is None else _convolution.restride_outputs(func, out, fmt, in_mode)
+    return _run_plan(mode, plan, func, args, kwargs, tensors)
+
+
+def _run_plan(
+    mode: FakeTensorMode,
+    plan: Plan,
+    func: torch._ops.OpOverload,
+    args: Sequence[object],
+    kwargs: Mapping[str, object],
+    tensors: Sequence[torch.Tensor],
+) -> object:
     if plan is Plan.META:
         try:
             return run_meta(mode, func, args, kwargs, tensors)
