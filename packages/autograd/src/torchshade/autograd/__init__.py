@@ -18,8 +18,15 @@ from ._errors import SavedTensorFreedError as SavedTensorFreedError
 from ._errors import SavedTensorHooksError as SavedTensorHooksError
 from ._errors import SavedTensorModifiedError as SavedTensorModifiedError
 from ._function import Function as Function
+from ._offload import save_on_cpu as save_on_cpu
+from ._offload import save_on_disk as save_on_disk
+from ._report import SavedTensorEntry as SavedTensorEntry
+from ._report import SavedTensorsReport as SavedTensorsReport
+from ._report import saved_tensors_report as saved_tensors_report
 from ._hooks import saved_tensors_hooks as saved_tensors_hooks
 from ._saved_variable import SavedVariable as SavedVariable
+from ._version_ops import set_version_counter as set_version_counter
+from ._version_ops import tensor_version as tensor_version
 
 __all__ = [
     "Function",
@@ -29,7 +36,14 @@ __all__ = [
     "SavedTensorFreedError",
     "SavedTensorHooksError",
     "SavedTensorModifiedError",
+    "SavedTensorEntry",
+    "SavedTensorsReport",
     "SavedVariable",
     "record_inplace_culprits",
+    "save_on_cpu",
+    "save_on_disk",
     "saved_tensors_hooks",
+    "saved_tensors_report",
+    "set_version_counter",
+    "tensor_version",
 ]

@@ -86,5 +86,5 @@ class SavedTensorHooksError(SavedTensorError):
     the saved tensor was freed by backward (register them before, or pass
     ``retain_graph=True``), a pack hook that changed its input in place
     (pack a copy: ``x.clone()``), or an unpack hook that returned something
-    other than a tensor.
+    other than a tensor.  Fix: the message names which one, and what to do.
     """
