@@ -12,8 +12,9 @@ What it keeps, as torch does:
 
 - an input or a leaf is kept as it is and given back as it is;
 - an output of the node that saves it (``is_output=True``) is kept as a
-  detached alias (same storage, same version counter) and its ``grad_fn``
-  weakly, so that the node and the tensor do not keep each other alive.
+  detached alias (same storage, same version counter); of its ``grad_fn``
+  only the name is kept, so that the node and the tensor do not keep each
+  other alive (torch's C++ nodes cannot be referenced weakly from Python).
   Python has no way to make a tensor whose ``grad_fn`` is a given node, so
   ``unpack`` gives the alias back detached; ``Function`` hands outputs to
   torch's own saving so that double backward through them works.
@@ -79,7 +80,6 @@ class SavedVariable:
         self._hooks: tuple[PackHook, UnpackHook] | None = None
         self._packed: Any = None
         self._ref: weakref.ref[torch.Tensor] | None = None
-        self._weak_grad_fn: weakref.ref[Any] | None = None
         self._data = tensor
         if tensor is None:
             return
@@ -95,9 +95,6 @@ class SavedVariable:
         grad_fn = tensor.grad_fn
         self._had_grad_fn = grad_fn is not None
         self._producer = None if grad_fn is None else grad_fn.name()
-        if self._is_output or is_inplace_on_view:
-            if grad_fn is not None:
-                self._weak_grad_fn = weakref.ref(grad_fn)
         if self._is_output:
             self._data = tensor.detach()  # same storage and version counter, no grad_fn
         hooks = active_hooks()
@@ -164,9 +161,6 @@ class SavedVariable:
         self._packed = None
 
     def _node_name(self) -> str | None:
-        if self._weak_grad_fn is not None:
-            node = self._weak_grad_fn()
-            return None if node is None else str(node.name())
         return self._producer
 
     def _detached_in_place(self, current: torch.Tensor, saved_for: object) -> bool:
