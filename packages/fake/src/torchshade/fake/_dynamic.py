@@ -68,12 +68,20 @@ def dynamic_size(
         if found is not None and found[0] == t._version:
             assert isinstance(found[1], torch.SymInt)  # memos hold symbols
             return found[1]
-    numel = t.numel()
-    upper = numel if bounded and isinstance(numel, int) else sys.maxsize - 1
+    upper = _numel_bound(mode, t.numel()) if bounded else sys.maxsize - 1
     size = mode.new_unbacked_size(func, min=0, max=upper)
     if fake is not None and memo is not None:
         fake._memo[memo] = (t._version, size)
     return size
+
+
+def _numel_bound(mode: FakeTensorMode, numel: int | torch.SymInt) -> int:
+    """``numel``, or the finite upper end of its range when it is symbolic (as torch)."""
+    if isinstance(numel, int):
+        return numel
+    assert mode.shape_env is not None  # a symbolic numel comes from the mode's env
+    upper = mode.shape_env.bound_sympy(numel.node.expr).upper
+    return int(upper) if upper != float("inf") else sys.maxsize - 1
 
 
 def _arg(args: Sequence[object], kwargs: Mapping[str, object], i: int, name: str) -> object:
