@@ -32,7 +32,7 @@ def test_core_aten_decompositions_match_torchs_make_fx(mode: Mode) -> None:
     table = core_aten_decompositions()
     x = torch.randn(3, 5)
     ours = make_fx(_activations, table, tracing_mode=mode)(x)
-    theirs = torch_make_fx(_activations, table, tracing_mode=mode)(x)
+    theirs = torch_make_fx(_activations, dict(table), tracing_mode=mode)(x)
     plain = make_fx(_activations, tracing_mode=mode)(x)
     assert _ops(ours) == _ops(theirs)
     assert _ops(ours) != _ops(plain)
@@ -48,7 +48,8 @@ _lib.impl("twice", lambda x: x * 2, "CPU")
 @pytest.mark.parametrize("mode", ["fake", "symbolic"])
 def test_user_decomposition_of_an_op_without_meta_kernel(mode: Mode) -> None:
     def f(x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.tstrace.twice(x) + 1
+        out: torch.Tensor = torch.ops.tstrace.twice(x) + 1
+        return out
 
     x = torch.randn(4)
     with pytest.raises(MissingFakeImplError, match="tstrace.twice"):
