@@ -17,7 +17,8 @@ class _Square(Function):
     @staticmethod
     def backward(ctx: object, grad: torch.Tensor) -> torch.Tensor:
         (x,) = ctx.saved_tensors  # type: ignore[attr-defined]  # ctx is the node
-        return 2 * grad * x
+        out: torch.Tensor = 2 * grad * x
+        return out
 
 
 def _line_of(marker: str) -> int:

@@ -96,8 +96,14 @@ def test_nested_pairs_compose_inner_pack_first_outer_unpack_first() -> None:
 
 def test_torch_applies_only_the_innermost_pair() -> None:
     calls: list[str] = []
-    outer = torch.autograd.graph.saved_tensors_hooks(lambda x: calls.append("outer") or x, lambda x: x)
-    inner = torch.autograd.graph.saved_tensors_hooks(lambda x: calls.append("inner") or x, lambda x: x)
+    def recording(name: str) -> Any:
+        def pack(x: torch.Tensor) -> torch.Tensor:
+            calls.append(name)
+            return x
+
+        return torch.autograd.graph.saved_tensors_hooks(pack, lambda x: x)
+
+    outer, inner = recording("outer"), recording("inner")
     with outer, inner:
         torch.randn(2, requires_grad=True).exp()
     assert calls == ["inner"]
@@ -120,7 +126,7 @@ def test_pack_hook_changing_its_input() -> None:
 
 def test_unpack_hook_must_return_a_tensor() -> None:
     a = torch.randn(3, requires_grad=True)
-    with saved_tensors_hooks(lambda t: t, lambda t: 3):
+    with saved_tensors_hooks(lambda t: t, lambda t: 3):  # type: ignore[arg-type, return-value]  # the mistake under test
         y = a.exp()
     with pytest.raises(SavedTensorHooksError, match="an unpack hook returned int, not a tensor"):
         y.sum().backward()

@@ -25,7 +25,12 @@ def test_disk_gradients_equal_and_files_hold_the_saved_bytes(tmp_path: Path) -> 
     x = torch.randn(16, 32)
     expected = _grads(model, model(x).sum())
     saved_bytes: list[int] = []
-    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved_bytes.append(t.numel() * t.element_size()) or t, lambda t: t):
+
+    def count(t: torch.Tensor) -> torch.Tensor:
+        saved_bytes.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(count, lambda t: t):
         model(x).sum()
     spill = save_on_disk(tmp_path)
     with spill:

@@ -37,7 +37,8 @@ class Block(torch.nn.Module):
         a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.o(a.transpose(1, 2).reshape(b, s, d))
         h = self.norm2(x)
-        return x + self.down(F.silu(self.gate(h)) * self.up(h))
+        out: torch.Tensor = x + self.down(F.silu(self.gate(h)) * self.up(h))
+        return out
 
 
 def _torch_saved(mode: Any, model: torch.nn.Module, x: torch.Tensor) -> list[tuple[tuple[int, ...], torch.dtype]]:

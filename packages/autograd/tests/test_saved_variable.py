@@ -2,6 +2,7 @@
 
 import gc
 import weakref
+from typing import Any
 
 import pytest
 import torch
@@ -47,7 +48,7 @@ def test_modified_in_place_names_tensor_node_and_versions_like_torch() -> None:
     x = torch.randn(3, 4, requires_grad=True)
     y = x.exp()
     sv = SavedVariable(y, is_output=True)
-    node = y.grad_fn  # its _saved_result unpacks torch's own saved variable for y
+    node: Any = y.grad_fn  # its _saved_result unpacks torch's own saved variable for y
     y.add_(1)
     torch_message = _torch_error(lambda: node._saved_result)
     assert "is at version 1; expected version 0 instead" in torch_message
@@ -63,7 +64,7 @@ def test_freed_after_release_like_backward() -> None:
     x = torch.randn(3, requires_grad=True)
     y = x.exp()
     sv = SavedVariable(y, is_output=True)
-    node = y.grad_fn
+    node: Any = y.grad_fn
     y.sum().backward()
     assert "backward through the graph a second time" in _torch_error(lambda: node._saved_result)
     sv.release()
@@ -93,7 +94,8 @@ def test_inference_tensor_refused_like_torch() -> None:
 def test_hooks_twice_and_after_free_like_torch() -> None:
     x = torch.randn(3, requires_grad=True)
     y = x.exp()
-    theirs = y.grad_fn._raw_saved_result
+    node: Any = y.grad_fn
+    theirs = node._raw_saved_result
     theirs.register_hooks(lambda t: t, lambda t: t)
     assert "hooks have already been set" in _torch_error(lambda: theirs.register_hooks(lambda t: t, lambda t: t))
     sv = SavedVariable(y, is_output=True)
@@ -114,7 +116,8 @@ def test_pack_hook_modifying_its_input_like_torch() -> None:
     a = torch.randn(3, requires_grad=True)
     h = a * 1
     prod = h * a  # keeps the node alive: _raw_saved_* does not
-    theirs = prod.grad_fn._raw_saved_self
+    prod_node: Any = prod.grad_fn
+    theirs = prod_node._raw_saved_self
     assert "pack hook is modifying its input in place" in _torch_error(lambda: theirs.register_hooks(doubling, lambda t: t))
     sv = SavedVariable(a * 1)
     with pytest.raises(SavedTensorHooksError, match=r"f32\[3\]: a saved tensor pack hook changed its input in place \(version 0 -> 1\).*x\.clone\(\)"):
@@ -125,7 +128,8 @@ def test_hooks_keep_the_version_check_torch_drops() -> None:
     x = torch.randn(4, requires_grad=True)
     h = x * 1
     prod = h * x  # keeps the node alive: _raw_saved_* does not
-    theirs = prod.grad_fn._raw_saved_self
+    prod_node: Any = prod.grad_fn
+    theirs = prod_node._raw_saved_self
     theirs.register_hooks(lambda t: t.clone(), lambda t: t)
     sv = SavedVariable(h)
     sv.register_hooks(lambda t: t.clone(), lambda t: t)
@@ -152,7 +156,7 @@ def test_hooks_round_trip_and_hold_no_data() -> None:
 
 def test_unpack_hook_must_return_a_tensor() -> None:
     sv = SavedVariable(torch.randn(2, requires_grad=True) * 1)
-    sv.register_hooks(lambda t: t, lambda t: "not a tensor")
+    sv.register_hooks(lambda t: t, lambda t: "not a tensor")  # type: ignore[arg-type, return-value]  # the mistake under test
     with pytest.raises(SavedTensorHooksError, match="the unpack hook returned str, not a tensor"):
         sv.unpack()
 
@@ -176,7 +180,7 @@ class _Twice(torch.autograd.Function):
 
 def test_output_does_not_keep_its_node_alive() -> None:
     x = torch.randn(3, requires_grad=True)
-    y = _Twice.apply(x)
+    y = _Twice.apply(x)  # type: ignore[no-untyped-call]  # torch's apply is untyped
     assert y.grad_fn is not None
     node = weakref.ref(y.grad_fn)  # a Python node (torch's C++ ones cannot be referenced weakly)
     sv = SavedVariable(y, is_output=True)

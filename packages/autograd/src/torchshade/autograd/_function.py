@@ -155,3 +155,8 @@ class _FunctionMeta(FunctionMeta):
 
 class Function(torch.autograd.Function, metaclass=_FunctionMeta):
     """``torch.autograd.Function`` with ``SavedVariable`` checks on ``ctx.saved_tensors``."""
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Any:
+        """Run ``forward`` and record the node for backward, as torch's ``Function.apply``."""
+        return super().apply(*args, **kwargs)  # type: ignore[no-untyped-call]  # torch's is untyped
