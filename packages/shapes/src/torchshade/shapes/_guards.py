@@ -279,7 +279,7 @@ class GuardLog:
         except ArithmeticError:  # a guard that cannot even be computed (a // 0) does not hold
             return False
         except (NameError, AttributeError, IndexError, TypeError) as e:
-            given = sorted(k for k in namespace if k != "math")
+            given = sorted(k for k in namespace if k != "math" and not k.startswith("__"))
             raise GuardSourceError(
                 f"cannot evaluate guard `{g.python}` (from {g.origin}) on the inputs given: "
                 f"{type(e).__name__}: {e}. Pass every input by the name it was created with, "

@@ -28,7 +28,7 @@ from typing import Any
 
 def _copy(value: Any, depth: int = 0) -> Any:
     """A copy of ``value`` deep enough that later in-place changes do not reach it."""
-    if depth > 1:
+    if depth > 2:  # env.infos -> a SymbolInfo -> its sources: the deepest mutable level
         return value
     if isinstance(value, dict):  # the containers here hold values of one type: the first tells
         if _mutable(next(iter(value.values()), None)):
