@@ -67,23 +67,26 @@ def insert_guard_check(graph: fx.Graph, shape_env: Any, placeholders: Sequence[f
 
 
 def insert_runtime_asserts(tracer: ProxyTracer) -> None:
-    """``aten._assert_scalar`` for each runtime assert, after the nodes of its symbols."""
-    env = tracer.fake_mode.shape_env
+    """``aten._assert_scalar`` for each runtime assert, after the nodes of its symbols, in order."""
     graph = tracer.graph
     order = {n: i for i, n in enumerate(graph.nodes)}
-    for ra in env.runtime_asserts:
-        found = [tracer.exprs.get(s) for s in ra.expr.free_symbols]
-        defs = [d for d in found if isinstance(d, fx.Node)]
-        if not defs or len(defs) != len(found):
+    after: dict[fx.Node, fx.Node] = {}  # a symbol's node -> the last assert placed after it
+    for ra in tracer.fake_mode.shape_env.runtime_asserts:
+        symbols = list(ra.expr.free_symbols)
+        defs = [d for d in (tracer.exprs.get(s) for s in symbols) if isinstance(d, fx.Node)]
+        if not defs or len(defs) != len(symbols):
             continue
         last = max(defs, key=lambda d: order[d])
-        local: dict[Any, object] = {s: d for s, d in zip(ra.expr.free_symbols, defs)}
+        local: dict[Any, object] = dict(zip(symbols, defs))
         builder = SymExprBuilder(tracer._emit_expr, local.get, local.__setitem__)
-        with graph.inserting_before(last.next):
+        with graph.inserting_before(after.get(last, last).next):
             cond = builder.build(ra.expr)
-            if isinstance(cond, fx.Node):
-                node = graph.call_function(_ASSERT, (cond, f"Runtime assertion failed for expression {ra.text} (from torch._check at {ra.origin})"))
-                node.meta["val"] = None
+            if not isinstance(cond, fx.Node):
+                continue
+            message = f"Runtime assertion failed for expression {ra.text} (from torch._check at {ra.origin})"
+            node = graph.call_function(_ASSERT, (cond, message))
+        node.meta["val"] = None
+        after[last] = node
         order = {n: i for i, n in enumerate(graph.nodes)}
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import sympy
 import torch
@@ -93,7 +93,7 @@ class SymExprBuilder:
         if e.is_Number:
             return float(e)
         if e.is_Symbol:
-            return self._symbol(e)
+            return self.foreign(e)
         name = type(e).__name__
         args = [self.build(a) for a in e.args]
         if name in _RELATIONAL:
@@ -124,9 +124,10 @@ class SymExprBuilder:
             value = self.emit(target, (value, self.build(terms[i])), partial)
         return value
 
-    def _symbol(self, symbol: Any) -> Value:
+    def foreign(self, expr: Any) -> NoReturn:
+        """A symbol with no node in this trace: it belongs to another ShapeEnv."""
         raise ForeignSymbolError(
-            f"make_fx: the symbolic value {symbol} does not come from this trace's "
+            f"make_fx: the symbolic value {expr} does not come from this trace's "
             "inputs or ops (it belongs to another ShapeEnv: another trace or fake "
             "mode). Make every fake input with one FakeTensorMode, or pass real "
             "tensors and let make_fx convert them."

@@ -174,6 +174,8 @@ class ProxyTracer:
             return entry[1]
         if node.constant is not None:
             return node.constant
+        if self.fake_mode is None or node.shape_env is not self.fake_mode.shape_env:
+            self.builder.foreign(node.expr)  # raises: symbols of one env mean nothing in another
         return self.builder.build(node.expr)
 
     def node_args(self, func: object, args: Sequence[object],
