@@ -135,7 +135,7 @@ class Reasoner:
             return bool(self.decide(expr, hint))
         origin = Provenance.capture()
         if self._may_violate(expr):
-            with rollback_on_error(self, self.knowledge, self.log):
+            with rollback_on_error(self.knowledge, self.log):  # all a decision changes
                 self.check_constraints(self.knowledge.learn(expr), expr, origin)
         else:
             self.check_constraints(self.knowledge.learn(expr), expr, origin)
@@ -150,7 +150,7 @@ class Reasoner:
         stays without its guard.
         """
         if self._may_violate(fact):
-            with rollback_on_error(self, self.knowledge, self.log):
+            with rollback_on_error(self.knowledge, self.log):  # all a decision changes
                 self._learn_and_log(fact, origin)
         else:
             self._learn_and_log(fact, origin)
