@@ -223,7 +223,7 @@ def _input_names(f: Callable[..., Any], paths: Sequence[Any]) -> list[str]:
     for path in paths:
         index = path[0].idx
         base = params[index] if index < len(params) else f"arg{index}"
-        name = _identifier(base + "_" + keystr(path[1:])) if len(path) > 1 else _identifier(base)
+        name = _identifier(base + keystr(path[1:]))
         while name in names or name in ("self", "math"):
             name += "_"
         names.append(name)
