@@ -46,7 +46,8 @@ class GPTBlock(nn.Module):
         q, k, v = (z.view(b, t, self.heads, d // self.heads).transpose(1, 2) for z in (q, k, v))
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.proj(y.transpose(1, 2).reshape(b, t, d))
-        return x + self.out(F.gelu(self.fc(self.ln2(x))))
+        out: torch.Tensor = x + self.out(F.gelu(self.fc(self.ln2(x))))
+        return out
 
 
 class GPT(nn.Module):
@@ -60,7 +61,8 @@ class GPT(nn.Module):
         x = self.wte(idx) + self.wpe[: idx.shape[1]]
         for block in self.blocks:
             x = block(x)
-        return self.ln_f(x) @ self.wte.weight.t()
+        logits: torch.Tensor = self.ln_f(x) @ self.wte.weight.t()
+        return logits
 
 
 class RMSNorm(nn.Module):
@@ -79,6 +81,9 @@ def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tens
 
 class LlamaBlock(nn.Module):
     """RoPE from cached cos/sin tables and grouped-query attention (4 query heads, 2 kv heads)."""
+
+    cos: torch.Tensor
+    sin: torch.Tensor
 
     def __init__(self, d: int = 16, heads: int = 4, kv_heads: int = 2, max_seq: int = 12) -> None:
         super().__init__()
@@ -106,7 +111,8 @@ class LlamaBlock(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.o(y.transpose(1, 2).reshape(b, t, d))
         h = self.norm2(x)
-        return x + self.down(F.silu(self.gate(h)) * self.up(h))
+        out: torch.Tensor = x + self.down(F.silu(self.gate(h)) * self.up(h))
+        return out
 
 
 class ResBlock(nn.Module):
@@ -128,7 +134,8 @@ class ResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.blocks(F.relu(self.stem(x)))
-        return self.fc(F.adaptive_avg_pool2d(h, 1).flatten(1))
+        out: torch.Tensor = self.fc(F.adaptive_avg_pool2d(h, 1).flatten(1))
+        return out
 
 
 class MoE(nn.Module):
@@ -166,7 +173,10 @@ def _trace_and_check(model: nn.Module, example: torch.Tensor, other: torch.Tenso
 def test_gpt2_like() -> None:
     torch.manual_seed(0)
     model = GPT()
-    tokens = lambda b, t: torch.randint(0, 64, (b, t))  # noqa: E731
+
+    def tokens(b: int, t: int) -> torch.Tensor:
+        return torch.randint(0, 64, (b, t))
+
     _trace_and_check(model, tokens(2, 8), tokens(3, 11), tokens(2, 14), r"x\.size\(\)\[1\]|x\.size\(\)\[0\]")
 
 
@@ -180,7 +190,10 @@ def test_llama_like_with_rope_and_grouped_query_attention() -> None:
 def test_resnet_like_channels_last() -> None:
     torch.manual_seed(0)
     model = ResNet().eval()
-    image = lambda b, h, w: torch.randn(b, 3, h, w).to(memory_format=torch.channels_last)  # noqa: E731
+
+    def image(b: int, h: int, w: int) -> torch.Tensor:
+        return torch.randn(b, 3, h, w).to(memory_format=torch.channels_last)
+
     _trace_and_check(model, image(2, 16, 16), image(3, 20, 24), image(1, 16, 16), r"x\.size\(\)\[0\]")
 
 
@@ -196,7 +209,8 @@ class MLP(nn.Module):
         self.net = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        out: torch.Tensor = self.net(x)
+        return out
 
 
 def test_mlp_training_step() -> None:
@@ -210,7 +224,10 @@ def test_mlp_training_step() -> None:
         return loss.detach(), {k: (p - 0.1 * g).detach() for (k, p), g in zip(leaves.items(), grads)}
 
     params = _params(model)
-    data = lambda b: (torch.randn(b, 6), torch.randint(0, 3, (b,)))  # noqa: E731
+
+    def data(b: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.randn(b, 6), torch.randint(0, 3, (b,))
+
     gm = make_fx(step, tracing_mode="symbolic")(params, *data(8))
     for batch in (8, 5):
         x, y = data(batch)
