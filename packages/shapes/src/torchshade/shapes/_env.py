@@ -29,7 +29,7 @@ import torch
 
 from ._dims import DerivedDim, Dim
 from ._errors import DimHintMismatchError
-from ._guards import Guard, GuardFailure, Provenance, RuntimeAssert, source_root
+from ._guards import Guard, GuardFailure, Provenance, RuntimeAssert, guards_function, source_root
 from ._knowledge import Knowledge
 from ._ranges import ValueRanges
 from ._reasoner import Reasoner
@@ -348,12 +348,7 @@ class ShapeEnv(Reasoner):
     def guards_source(self, function_name: str = "check_guards") -> str:
         """A Python function over the inputs (by their source names) that returns
         True when every input guard holds, one guard per line with its provenance."""
-        guards = self.input_guards()
-        roots = sorted({source_root(s) for s in self._sources()})
-        lines = [f"def {function_name}({', '.join(roots)}):", "    import math", "", "    return all(("]
-        lines += [f"        {g.python},  # {g.origin}" for g in guards]
-        lines.append("    ))")
-        return "\n".join(lines) + "\n"
+        return guards_function(function_name, self.input_guards(), self._sources())
 
     def check_guards(self, inputs: Mapping[str, object]) -> list[GuardFailure]:
         """The input guards that new ``inputs`` violate; ``[]`` when the trace is valid for them.

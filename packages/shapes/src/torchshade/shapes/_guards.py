@@ -287,6 +287,16 @@ class GuardLog:
             ) from e
 
 
+def guards_function(name: str, guards: list[Guard], sources: Collection[str]) -> str:
+    """Python source of a function over the inputs that ``sources`` read, returning True
+    when every guard holds; one guard a line, with its provenance."""
+    roots = sorted({source_root(s) for s in sources})
+    lines = [f"def {name}({', '.join(roots)}):", "    import math", "", "    return all(("]
+    lines += [f"        {g.python},  # {g.origin}" for g in guards]
+    lines.append("    ))")
+    return "\n".join(lines) + "\n"
+
+
 def source_root(source: str) -> str:
     """The input a source reads: ``x`` for ``x.size()[0]`` and for ``(x.size()[0] // 2)``."""
     found = re.match(r"[A-Za-z_]\w*", source.lstrip("("))
