@@ -37,6 +37,7 @@ def test_builtin_formula_error_names_op_and_line() -> None:
     line = _line_of("# the culprit")
     assert re.search(rf"changed in place by aten\.add_\.Tensor at .*test_culprits\.py:{line} in test_builtin", str(info.value))
     assert "(version 0 -> 1)" in str(info.value)
+    assert "the saved tensor f32[3], which is output 0 of MulBackward0, is at version 1" in str(info.value)
 
 
 def test_our_function_error_names_a_write_through_a_view() -> None:

@@ -64,6 +64,7 @@ class record_inplace_culprits(TorchDispatchMode):
 
     def __enter__(self) -> record_inplace_culprits:
         hooks = saved_tensors_hooks(identity, identity)
+        hooks.detailed = True
         hooks.__enter__()
         self._hooks = hooks
         _ACTIVE.append(self)

@@ -75,28 +75,32 @@ def check_pack_kept(t: torch.Tensor, before: int) -> None:
         )
 
 
-class _Packed:
-    """What a pack through our hooks stores: the packed value and how to check the version."""
+# What a pack through our hooks stores, as a tuple (cheaper than an object):
+# (packed value, version when saved, the tensor or a weak reference to it,
+#  whether that reference is weak), and with ``detailed`` also (the class of
+# its grad_fn, its output_nr) for the message.  The tensor is held strongly
+# only when the packed value is the tensor itself (the data is kept anyway);
+# the class of grad_fn, not the node, is kept, so that an output saved by
+# its own node does not keep that node alive.  A pack hook that changes its
+# input in place is caught by torch right after our pack returns.
+_Record = tuple[Any, ...]
 
-    __slots__ = ("value", "version", "strong", "ref", "producer", "output_nr")
 
-    def __init__(self, t: torch.Tensor, value: object) -> None:
-        self.value = value
-        self.version = t._version
-        grad_fn = t.grad_fn
-        self.producer = None if grad_fn is None else grad_fn.name()
-        self.output_nr = t.output_nr
-        if value is t:  # the data is kept anyway: no weak reference needed
-            self.strong: torch.Tensor | None = t
-            self.ref: weakref.ref[torch.Tensor] | None = None
-        else:
-            self.strong = None
-            self.ref = weakref.ref(t)
+def _record(t: torch.Tensor, version: int, value: Any, detailed: bool) -> _Record:
+    holder: Any = t if value is t else weakref.ref(t)
+    if detailed:
+        return (value, version, holder, value is not t, type(t.grad_fn), t.output_nr)
+    return (value, version, holder, value is not t)
 
-    def check(self) -> None:
-        t = self.strong if self.ref is None else self.ref()
-        if t is not None and t._version != self.version:
-            raise version_error(t, self.version, self.producer, self.output_nr)
+
+def _check(record: _Record) -> None:
+    holder = record[2]
+    t = holder() if record[3] else holder
+    if t is not None and t._version != record[1]:
+        producer = None
+        if len(record) == 6 and record[4] is not type(None):
+            producer = record[4].__name__
+        raise version_error(t, record[1], producer, record[5] if len(record) == 6 else 0)
 
 
 class _Composed:
@@ -105,27 +109,53 @@ class _Composed:
     def __init__(self, pairs: list[saved_tensors_hooks]) -> None:
         self.packs = [p.pack_hook for p in reversed(pairs)]  # innermost first
         self.unpacks = [p.unpack_hook for p in pairs]  # outermost first
+        self.detailed = any(p.detailed for p in pairs)
 
-    def pack(self, t: torch.Tensor) -> _Packed:
-        before = t._version
+    def pack(self, t: torch.Tensor) -> _Record:
+        version = t._version
         value: Any = t
         for hook in self.packs:
             value = hook(value)
-        check_pack_kept(t, before)
-        return _Packed(t, value)
+        return _record(t, version, value, self.detailed)
 
-    def unpack(self, packed: _Packed) -> torch.Tensor:
-        packed.check()
-        value = packed.value
+    def unpack(self, record: _Record) -> torch.Tensor:
+        _check(record)
+        value = record[0]
         for hook in self.unpacks:
             value = hook(value)
-        if not isinstance(value, torch.Tensor):
-            raise SavedTensorHooksError(
-                f"an unpack hook returned {type(value).__name__}, not a tensor. The "
-                "unpack hook must return the tensor its pack hook stored (e.g. "
-                "torch.load(path) for a path, or packed.to(device) for a copy)."
-            )
-        return value
+        return _tensor_or_raise(value)
+
+
+def _one_pair(
+    pack_hook: PackHook, unpack_hook: UnpackHook
+) -> tuple[Callable[[torch.Tensor], _Record], Callable[[_Record], torch.Tensor]]:
+    """One pair without details, as two closures: the hot path, one frame around each hook."""
+
+    def pack(t: torch.Tensor) -> _Record:
+        version = t._version
+        value = pack_hook(t)
+        if value is t:
+            return (value, version, t, False)
+        return (value, version, weakref.ref(t), True)
+
+    def unpack(record: _Record) -> torch.Tensor:
+        value, version, holder, weak = record
+        t = holder() if weak else holder
+        if t is not None and t._version != version:
+            _check(record)
+        return unpack_hook(value)  # torch raises a TypeError if this is not a tensor
+
+    return pack, unpack
+
+
+def _tensor_or_raise(value: object) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor):
+        raise SavedTensorHooksError(
+            f"an unpack hook returned {type(value).__name__}, not a tensor. The "
+            "unpack hook must return the tensor its pack hook stored (e.g. "
+            "torch.load(path) for a path, or packed.to(device) for a copy)."
+        )
+    return value
 
 
 _STACK: list[saved_tensors_hooks] = []
@@ -134,14 +164,20 @@ _STACK: list[saved_tensors_hooks] = []
 class saved_tensors_hooks:
     """Context manager: pack/unpack every tensor autograd saves, keeping the version check."""
 
+    detailed = False  # also record which output of which node each tensor is, for messages
+
     def __init__(self, pack_hook: PackHook, unpack_hook: UnpackHook) -> None:
         self.pack_hook = pack_hook
         self.unpack_hook = unpack_hook
 
     def __enter__(self) -> None:
         _STACK.append(self)
-        composed = _Composed(list(_STACK))
-        torch._C._autograd._push_saved_tensors_default_hooks(composed.pack, composed.unpack)
+        if len(_STACK) == 1 and not self.detailed:
+            pack, unpack = _one_pair(self.pack_hook, self.unpack_hook)
+        else:
+            composed = _Composed(list(_STACK))
+            pack, unpack = composed.pack, composed.unpack
+        torch._C._autograd._push_saved_tensors_default_hooks(pack, unpack)
 
     def __exit__(
         self,
