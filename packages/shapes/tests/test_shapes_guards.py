@@ -190,3 +190,12 @@ def test_booleans_inside_expressions_after_linear_facts(env: ShapeEnv, xy: SymPa
     both = (s0 > 2) & (s1 != 7)  # bounding a conjunction must not treat its parts as numbers
     assert bool(both) is True
     assert torch.sym_max(s0, s1) >= 2
+
+
+def test_a_guard_that_reads_the_same_as_python_and_sympy_is_printed_once(env: ShapeEnv, xy: SymPair) -> None:
+    assert xy[0] > xy[1]
+    lines = env.format_guards().splitlines()
+    (offset,) = [line for line in lines if "storage_offset" in line]
+    assert offset.startswith(" - x.storage_offset() == 0  # from ") and offset.count("storage_offset") == 1
+    decision = next(line for line in lines if "x.size()[0] > x.size()[1]" in line)
+    assert "# s0 > s1, from " in decision

@@ -144,6 +144,8 @@ class Guard:
     kind: str
 
     def __str__(self) -> str:
+        if self.text == self.python:  # an input's own guard reads the same both ways: once
+            return f"{self.python}  # from {self.origin}"
         return f"{self.python}  # {self.text}, from {self.origin}"
 
 
