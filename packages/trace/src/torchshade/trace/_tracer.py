@@ -34,7 +34,9 @@ import torch
 import torch.fx as fx
 from torch.utils._pytree import tree_map
 
-from ._errors import CapturedTensorError
+from torchshade.shapes import SymNode
+
+from ._errors import CapturedTensorError, ForeignSymbolError
 from ._frames import Frame, module_stack, user_frames
 from ._sym_expr import SymExprBuilder
 
@@ -94,7 +96,7 @@ class ProxyTracer:
         self.allow_non_fake_inputs = allow_non_fake_inputs
         self.module_names = module_names
         self.tensors: dict[int, tuple[torch.Tensor, fx.Node | Pending]] = {}
-        self.symnodes: dict[int, tuple[object, fx.Node]] = {}
+        self.symnodes: dict[int, tuple[object, fx.Node | Pending]] = {}
         self.exprs: dict[Any, fx.Node | Pending] = {}
         self.constants: dict[str, torch.Tensor] = {}
         self.frames: list[tuple[fx.Node, tuple[Frame, ...]]] = []
@@ -117,8 +119,18 @@ class ProxyTracer:
     def _made(self, ref: fx.Node | Pending) -> fx.Node:
         if isinstance(ref, fx.Node):
             return ref
-        args = tuple(self.tensor_node(a) if isinstance(a, torch.Tensor) else a for a in ref.args)
-        return self.create(ref.target, args, {}, ref.val)
+        args = tuple(self._pending_arg(a) for a in ref.args)
+        val = wrap_symnode(ref.val) if isinstance(ref.val, SymNode) else ref.val
+        return self.create(ref.target, args, {}, val)
+
+    def _pending_arg(self, arg: object) -> object:
+        if isinstance(arg, torch.Tensor):
+            return self.tensor_node(arg)
+        if isinstance(arg, SymNode):
+            return self.symnode_value(arg)
+        if isinstance(arg, list):
+            return [self._pending_arg(a) for a in arg]
+        return arg
 
     def placeholder(self, name: str, value: object, val: object) -> fx.Node:
         node = self.graph.placeholder(name)
@@ -171,7 +183,16 @@ class ProxyTracer:
     def symnode_value(self, node: Any) -> object:
         entry = self.symnodes.get(id(node))
         if entry is not None and entry[0] is node:
-            return entry[1]
+            ref = entry[1]
+            if isinstance(ref, fx.Node):
+                return ref
+            try:
+                made = self._made(ref)
+            except (ForeignSymbolError, NotImplementedError):  # an operand is not ours: use the expression
+                del self.symnodes[id(node)]
+                return self.symnode_value(node)
+            self.symnodes[id(node)] = (node, made)
+            return made
         if node.constant is not None:
             return node.constant
         if self.fake_mode is None or node.shape_env is not self.fake_mode.shape_env:
@@ -209,19 +230,17 @@ class ProxyTracer:
 
     # -- recording -------------------------------------------------------------------
     def on_sym_op(self, op: str, inputs: tuple[Any, ...], out: Any) -> None:
-        """shapes' sym_op_tracing callback: one node per SymNode operation of the program."""
-        if not self.recording:
-            return
-        target = SYM_TARGETS.get(op)
-        if target is None:
-            return
-        try:
-            args = tuple(self.symnode_value(n) for n in inputs)
-        except (NotImplementedError, RuntimeError):  # not this trace's: built later if used
-            return
-        node = self.create(target, ([*args],) if op == "sym_sum" else args, {}, wrap_symnode(out))
-        self.symnodes[id(out)] = (out, node)
-        self.exprs.setdefault(out.expr, node)
+        """shapes' sym_op_tracing callback: each SymNode operation of the program, as a pending node.
+
+        The node is made when the result is first used (most results of size
+        arithmetic in torch's decompositions never are); its operands then
+        become nodes first.
+        """
+        if self.recording:
+            target = SYM_TARGETS.get(op)
+            if target is not None:
+                args = ([*inputs],) if op == "sym_sum" else inputs
+                self.symnodes[id(out)] = (out, Pending(target, args, out))
 
     def call(self, func: Any, args: Sequence[object], kwargs: Mapping[str, object]) -> object:
         """Run one aten op on its values and add its node."""
