@@ -73,7 +73,7 @@ def insert_runtime_asserts(tracer: ProxyTracer) -> None:
     after: dict[fx.Node, fx.Node] = {}  # a symbol's node -> the last assert placed after it
     for ra in tracer.fake_mode.shape_env.runtime_asserts:
         symbols = list(ra.expr.free_symbols)
-        defs = [d for d in (tracer.exprs.get(s) for s in symbols) if isinstance(d, fx.Node)]
+        defs = [d for d in (tracer.exprs.get(s) for s in symbols) if isinstance(d, fx.Node) and d in order]
         if not defs or len(defs) != len(symbols):
             continue
         last = max(defs, key=lambda d: order[d])

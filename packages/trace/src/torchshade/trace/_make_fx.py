@@ -149,12 +149,12 @@ class _Trace:
                 names: list[str], spec: Any, out_spec: Any) -> fx.GraphModule:  # fmt: skip
         graph = tracer.graph
         tracer.entry = sys._getframe()  # nodes made from here on have no user frames
-        remove_unused_sym_nodes(graph)
         env = None if fake_mode is None else fake_mode.shape_env
         if env is not None and self.check_guards:
             insert_runtime_asserts(tracer)
             if self.owns_env:
                 insert_guard_check(graph, env, placeholders, names)
+        remove_unused_sym_nodes(graph)  # after the asserts, which may use a size nothing else reads
         formatter = StackFormatter()
         for node, frames in tracer.frames:
             if frames:
