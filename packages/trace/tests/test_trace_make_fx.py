@@ -197,3 +197,32 @@ def test_shape_env_is_on_symbolic_graphs_only() -> None:
     assert isinstance(make_fx(torch.sin, tracing_mode="symbolic")(x).shape_env, ShapeEnv)
     assert make_fx(torch.sin, tracing_mode="fake")(x).shape_env is None
 
+
+
+@torch.library.custom_op("tstrace::record_into", mutates_args=("log",))
+def _record_into(log: torch.Tensor, x: torch.Tensor) -> None:
+    log.add_(x.sum())
+
+
+@_record_into.register_fake
+def _(log: torch.Tensor, x: torch.Tensor) -> None:
+    return None
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_custom_op_with_side_effect_is_kept_in_order(mode: str) -> None:
+    def f(log: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        torch.ops.tstrace.record_into(log, x)
+        y = x * 2
+        torch.ops.tstrace.record_into(log, y)
+        return y
+
+    gm = make_fx(f, tracing_mode=mode)(torch.zeros(()), torch.ones(3))
+    targets = [n.target for n in gm.graph.nodes if isinstance(n.target, torch._ops.OpOverload)]
+    custom = torch.ops.tstrace.record_into.default
+    assert targets.count(custom) == 2
+    assert targets.index(aten.mul.Tensor) < len(targets) - 1 - targets[::-1].index(custom)
+    log, expected = torch.zeros(()), torch.zeros(())
+    f(expected, torch.arange(3.0))
+    gm(log, torch.arange(3.0))
+    torch.testing.assert_close(log, expected)
