@@ -21,13 +21,21 @@ is measured in fresh subprocesses, one per variant: no hooks, `save_on_disk`
 machine has nothing to move, so it is the control), next to a baseline
 process that only builds the model and its input.
 
+`--report-70b` instead runs `saved_tensors_report` over a Llama-style 70B
+configuration (80 layers, d=8192, 64 heads, 8 KV heads, FFN 28672, vocab
+128256, bf16) built under torchshade.fake's FakeTensorMode, on one sequence
+of 4096 tokens, in a fresh process, and prints the report's first and last
+lines, the time and the process's peak resident memory.
+
     python3 tools/autograd_benchmark.py [--repeats N] [--steps S] [--quick] [--no-memory]
+    python3 tools/autograd_benchmark.py --report-70b
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import resource
 import statistics
 import subprocess
 import sys
@@ -41,7 +49,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from _workspace import require_root
-from torchshade.autograd import save_on_cpu, save_on_disk, saved_tensors_hooks
+from torchshade.autograd import save_on_cpu, save_on_disk, saved_tensors_hooks, saved_tensors_report
+from torchshade.fake import FakeTensorMode
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,67 @@ class GPT(nn.Module):
             x = block(x)
         logits: torch.Tensor = self.ln(x) @ self.tok.weight.t()
         return logits
+
+
+class LlamaBlock(nn.Module):
+    """A Llama-style decoder layer: RMSNorm, grouped-query attention, SwiGLU."""
+
+    def __init__(self, d: int, heads: int, kv_heads: int, ffn: int) -> None:
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, d // heads
+        self.norm1, self.norm2 = nn.RMSNorm(d), nn.RMSNorm(d)
+        self.q = nn.Linear(d, d, bias=False)
+        self.kv = nn.Linear(d, 2 * kv_heads * self.head_dim, bias=False)
+        self.o = nn.Linear(d, d, bias=False)
+        self.gate, self.up = nn.Linear(d, ffn, bias=False), nn.Linear(d, ffn, bias=False)
+        self.down = nn.Linear(ffn, d, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, s, d = x.shape
+        h = self.norm1(x)
+        q = self.q(h).view(b, s, self.heads, self.head_dim).transpose(1, 2)
+        k, v = self.kv(h).view(b, s, 2, self.kv_heads, self.head_dim).unbind(2)
+        k = k.transpose(1, 2).repeat_interleave(self.heads // self.kv_heads, dim=1)
+        v = v.transpose(1, 2).repeat_interleave(self.heads // self.kv_heads, dim=1)
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.o(a.transpose(1, 2).reshape(b, s, d))
+        h = self.norm2(x)
+        out: torch.Tensor = x + self.down(F.silu(self.gate(h)) * self.up(h))
+        return out
+
+
+class Llama(nn.Module):
+    def __init__(self, layers: int = 80, d: int = 8192, vocab: int = 128256) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        self.layers = nn.ModuleList(LlamaBlock(d, 64, 8, 28672) for _ in range(layers))
+        self.norm = nn.RMSNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.emb(idx)
+        for layer in self.layers:
+            x = layer(x)
+        out: torch.Tensor = self.head(self.norm(x))
+        return out
+
+
+def report_70b_child() -> None:
+    start = time.perf_counter()
+    mode = FakeTensorMode()
+    with mode:
+        torch.set_default_dtype(torch.bfloat16)
+        model = Llama()
+        torch.set_default_dtype(torch.float32)
+        idx = torch.zeros(1, 4096, dtype=torch.long)
+    built = time.perf_counter()
+    report = saved_tensors_report(model, idx)
+    done = time.perf_counter()
+    lines = str(report).splitlines()
+    print("\n".join([*lines[:3], "...", *lines[-2:]]))
+    params = sum(p.numel() for p in model.parameters())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{params / 1e9:.1f}B parameters; build {built - start:.1f} s, report {done - built:.1f} s; peak RSS {peak:.0f} MB")
 
 
 def identity(x: torch.Tensor) -> torch.Tensor:
@@ -203,12 +273,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--quick", action="store_true", help="3 rounds of 3 steps, no memory runs")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--report-70b", action="store_true", help="saved_tensors_report of a 70B model")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child == "report-70b":
+        report_70b_child()
+        return
     if args.child:
         peak_child(args.child)
         return
     require_root("autograd_benchmark")
+    if args.report_70b:
+        command = [sys.executable, __file__, "--child", "report-70b"]
+        print(subprocess.run(command, capture_output=True, text=True, check=True).stdout, end="")
+        return
     torch.set_num_threads(1)
     if args.quick:
         args.repeats, args.steps, args.no_memory = 3, 3, True
