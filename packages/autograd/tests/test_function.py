@@ -165,3 +165,46 @@ def test_hooks_keep_the_version_check_on_our_function() -> None:
     h.add_(1)
     with pytest.raises(SavedTensorModifiedError, match="is at version 1; expected version 0"):
         ours.sum().backward()
+
+
+def _add_one_forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+    x.add_(1)
+    ctx.mark_dirty(x)
+    ctx.save_for_backward(x, None)
+    return x
+
+
+def _add_one_backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+    x, nothing = ctx.saved_tensors
+    assert nothing is None
+    return grad * torch.ones_like(x)
+
+
+class OursAddOne(Function):
+    forward = staticmethod(_add_one_forward)
+    backward = staticmethod(_add_one_backward)
+
+
+class TheirsAddOne(torch.autograd.Function):
+    forward = staticmethod(_add_one_forward)
+    backward = staticmethod(_add_one_backward)
+
+
+def test_in_place_function_marked_dirty_saves_its_output_like_torch() -> None:
+    a = torch.randn(3, requires_grad=True)
+    theirs_h = a * 2
+    theirs = TheirsAddOne.apply(theirs_h)  # type: ignore[no-untyped-call]  # torch's apply is untyped
+    expected = torch.autograd.grad((theirs * theirs).sum(), a)
+    ours_h = a * 2
+    ours = OursAddOne.apply(ours_h)
+    assert ours._version == theirs._version  # torch bumps a dirty output after forward
+    torch.testing.assert_close(torch.autograd.grad((ours * ours).sum(), a), expected)
+
+
+def test_no_grad_apply_saves_nothing_and_computes_the_same() -> None:
+    x, w = _inputs()
+    with torch.no_grad():
+        ours = OursExp2.apply(x, w)
+        theirs = _theirs(x, w)
+    assert ours.grad_fn is None
+    torch.testing.assert_close(ours, theirs)

@@ -150,3 +150,36 @@ def test_subclass_like_torch_save_on_cpu() -> None:
     with hooks:
         (torch.randn(2, requires_grad=True) * torch.randn(2, requires_grad=True)).sum()
     assert hooks.count == 2
+
+
+def test_disabled_hooks_refuse_and_leave_no_pair_behind() -> None:
+    calls: list[str] = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        calls.append("pack")
+        return t
+
+    with torch.autograd.graph.disable_saved_tensors_hooks("no hooks in this region"):
+        with pytest.raises(RuntimeError, match="no hooks in this region"):
+            with saved_tensors_hooks(pack, lambda t: t):
+                pass
+    (torch.randn(2, requires_grad=True) * torch.randn(2, requires_grad=True)).sum().backward()
+    with saved_tensors_hooks(pack, lambda t: t):  # a single pair again, not composed with a stale one
+        torch.randn(2, requires_grad=True).exp()
+    assert calls == ["pack"]
+
+
+def test_pairs_are_per_thread() -> None:
+    import threading
+
+    seen: list[str] = []
+
+    def other_thread() -> None:
+        with saved_tensors_hooks(lambda t: seen.append("other") or t, lambda t: t):  # type: ignore[func-returns-value]  # append, then the tensor
+            torch.randn(2, requires_grad=True).exp()
+
+    with saved_tensors_hooks(lambda t: seen.append("main") or t, lambda t: t):  # type: ignore[func-returns-value]  # append, then the tensor
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert seen == ["other"]  # the main thread's pair did not compose into the other thread's

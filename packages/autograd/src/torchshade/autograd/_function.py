@@ -104,6 +104,18 @@ class _SavedCtx(BackwardCFunction):
             result.append(from_torch[item.index])
         return tuple(result)
 
+    def _ts_settle(self) -> None:
+        """Read the saved outputs' versions again once torch has processed them.
+
+        torch bumps the version of outputs marked dirty (``ctx.mark_dirty``)
+        after forward returns, and saves them after that.
+        """
+        for item in self.__dict__.get("_ts_saved", ()):
+            if isinstance(item, _SavedOutput):
+                t = item.ref()
+                if t is not None:
+                    item.version = t._version
+
     def apply(self, *args: Any) -> Any:
         result = super().apply(*args)  # type: ignore[no-untyped-call]  # torch's is untyped
         if not _keep_graph():
@@ -159,4 +171,9 @@ class Function(torch.autograd.Function, metaclass=_FunctionMeta):
     @classmethod
     def apply(cls, *args: Any, **kwargs: Any) -> Any:
         """Run ``forward`` and record the node for backward, as torch's ``Function.apply``."""
-        return super().apply(*args, **kwargs)  # type: ignore[no-untyped-call]  # torch's is untyped
+        out = super().apply(*args, **kwargs)  # type: ignore[no-untyped-call]  # torch's is untyped
+        for t in out if isinstance(out, tuple) else (out,):
+            if isinstance(t, torch.Tensor) and isinstance(t.grad_fn, _SavedCtx):
+                t.grad_fn._ts_settle()
+                break
+        return out

@@ -21,12 +21,17 @@ takes the same arguments and differs in two ways:
               y = a * b     # saved: outer_pack(inner_pack(a))
                             # unpacked: inner_unpack(outer_unpack(packed))
 
+Composition is among our pairs: a pair of torch's entered inside one of ours
+applies alone, as torch's always do.  The stack of pairs is per thread, as
+torch's is.
+
 Subclass it as torch's ``save_on_cpu`` does: call ``super().__init__(pack,
 unpack)``.
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
 from collections.abc import Callable
 from types import TracebackType
@@ -158,7 +163,14 @@ def _tensor_or_raise(value: object) -> torch.Tensor:
     return value
 
 
-_STACK: list[saved_tensors_hooks] = []
+class _Stack(threading.local):
+    """Our active pairs, innermost last; per thread, as torch's stack of default hooks."""
+
+    def __init__(self) -> None:
+        self.pairs: list[saved_tensors_hooks] = []
+
+
+_STACK = _Stack()
 
 
 class saved_tensors_hooks:
@@ -171,13 +183,14 @@ class saved_tensors_hooks:
         self.unpack_hook = unpack_hook
 
     def __enter__(self) -> None:
-        _STACK.append(self)
-        if len(_STACK) == 1 and not self.detailed:
+        pairs = [*_STACK.pairs, self]
+        if len(pairs) == 1 and not self.detailed:
             pack, unpack = _one_pair(self.pack_hook, self.unpack_hook)
         else:
-            composed = _Composed(list(_STACK))
+            composed = _Composed(pairs)
             pack, unpack = composed.pack, composed.unpack
-        torch._C._autograd._push_saved_tensors_default_hooks(pack, unpack)
+        torch._C._autograd._push_saved_tensors_default_hooks(pack, unpack)  # raises if disabled
+        _STACK.pairs = pairs
 
     def __exit__(
         self,
@@ -186,7 +199,7 @@ class saved_tensors_hooks:
         tb: TracebackType | None,
     ) -> None:
         torch._C._autograd._pop_saved_tensors_default_hooks()
-        _STACK.pop()
+        _STACK.pairs = _STACK.pairs[:-1]
 
 
 def active_hooks() -> tuple[PackHook, UnpackHook] | None:
