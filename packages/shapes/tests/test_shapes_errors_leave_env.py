@@ -101,3 +101,25 @@ def test_errors_of_checks_and_ranges_change_nothing(env: ShapeEnv, xy: tuple[tor
     with pytest.raises(ValueError, match=r"max is below min"):
         env.constrain_range(s0, min=5, max=3)
     assert _state(env) == before
+
+
+def test_a_snapshot_restores_in_place_and_moves_versions_forward() -> None:
+    from torchshade.shapes._snapshot import rollback_on_error
+
+    class Slotted:
+        __slots__ = ("table", "version")
+
+        def __init__(self) -> None:
+            self.table: dict[int, set[int]] = {1: {2}}
+            self.version = 3
+
+    obj, env = Slotted(), ShapeEnv()
+    held, start = obj.table, env.knowledge.version
+    with pytest.raises(KeyError), rollback_on_error(obj, env.knowledge):
+        obj.table[1].add(5)
+        obj.table[7] = set()
+        obj.version = 9
+        env.knowledge.version += 4
+        raise KeyError("the operation fails")
+    assert obj.table == {1: {2}} and obj.table is held  # whoever held the dict sees the old contents
+    assert obj.version == 10 and env.knowledge.version == start + 5  # past both: caches keyed on it are stale

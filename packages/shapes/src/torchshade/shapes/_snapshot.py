@@ -57,15 +57,25 @@ class Snapshot:
     """The saved attributes of some objects, restorable once."""
 
     def __init__(self, *objects: object) -> None:
-        self._saved = [(obj, {name: _copy(v) for name, v in vars(obj).items()}) for obj in objects]
+        self._saved = [(obj, {name: _copy(v) for name, v in _attributes(obj).items()}) for obj in objects]
 
     def restore(self) -> None:
         for obj, state in self._saved:
-            current = vars(obj)
+            current = _attributes(obj)
             for name in [n for n in current if n not in state]:
-                del current[name]  # attributes made during the failed operation
+                delattr(obj, name)  # attributes made during the failed operation
             for name, saved in state.items():
-                current[name] = _restored(name, current.get(name), saved)
+                setattr(obj, name, _restored(name, current.get(name), saved))
+
+
+def _attributes(obj: object) -> dict[str, Any]:
+    """``obj``'s attributes, from its ``__dict__`` and any ``__slots__``."""
+    found = dict(getattr(obj, "__dict__", {}))
+    for cls in type(obj).__mro__:
+        for name in cls.__dict__.get("__slots__", ()):
+            if name not in ("__dict__", "__weakref__") and hasattr(obj, name):
+                found[name] = getattr(obj, name)
+    return found
 
 
 def _restored(name: str, now: Any, saved: Any) -> Any:
