@@ -248,3 +248,16 @@ def test_nonzero_size_range_like_torch(op: str, bounds: str) -> None:
     expected = {"static": 12, "checked": 60}.get(bounds)
     if expected is not None:
         assert ranges[0] == (0, expected)
+
+
+@pytest.mark.parametrize("ours", [True, False], ids=["ours", "torch"])
+def test_grad_of_a_fake_of_another_mode_comes_across(ours: bool) -> None:
+    first, second, _ = _two_modes_on_one_env(ours)
+    w = torch.nn.Parameter(torch.randn(3, 5))
+    w.grad = torch.randn(3, 5)
+    fake = first.from_tensor(w)
+    again = second.from_tensor(fake)
+    assert again.grad is not None and fake.grad is not None
+    assert getattr(again.grad, "fake_mode") is second  # noqa: B009  # two FakeTensor classes
+    assert str(again.grad.shape) == str(fake.grad.shape) == str(fake.shape)
+    assert isinstance(again, torch.nn.Parameter)

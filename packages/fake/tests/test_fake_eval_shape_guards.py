@@ -84,3 +84,13 @@ def test_guards_of_the_call_only_with_the_users_mode() -> None:
     # The bound on x.size()[0] narrowed: it is printed merged, whole.
     assert out.guards == ("3 <= x.size()[0] <= 19",)
     assert out.dims == (3, str(x.shape[1]))
+
+
+def test_the_result_surface_is_pinned() -> None:
+    import dataclasses
+
+    fields = [f.name for f in dataclasses.fields(ShapeDtypeStruct)]
+    assert fields == ["shape", "dtype", "device", "guards", "names"]
+    out = eval_shape(lambda x, w: x @ w, "f32[batch, 128]", torch.empty(128, 64))
+    assert repr(out) == "f32[batch, 64] on cpu" and out.dims == ("batch", 64)
+    assert out == ShapeDtypeStruct(out.shape, torch.float32, torch.device("cpu"))

@@ -8,9 +8,13 @@ which those shapes hold: the conditions on the named dimensions that the
 function's code relied on::
 
     >>> eval_shape(lambda x, w: x @ w, "f32[batch, 128]", torch.empty(128, 64))
-    f32[batch, 64] on cpu, valid for 2 <= batch
+    f32[batch, 64] on cpu
     >>> eval_shape(lambda x: torch.ones(12)[: x.shape[0]], "f32[batch]")
-    f32[batch] on cpu, valid for 2 <= batch <= 11
+    f32[batch] on cpu, valid for 2 <= batch <= 12
+
+The guards are the ShapeEnv's guards on inputs (``input_guards()``) that the
+call added or narrowed: ``2 <= batch`` alone, every named size's default
+range, is not printed.
 
 Real tensors the function meets inside (a model's weights, closed over) are
 converted to fakes as they are met, like JAX's ``eval_shape`` treats
