@@ -20,6 +20,7 @@ Python would and applies a few local rules in ``eval`` (never
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sympy
@@ -293,11 +294,87 @@ Gt2 = _same_or(_fold_or(sympy.Gt, _rel_fold(lambda a, b: a > b)), lambda a: symp
 Ge2 = _same_or(_fold_or(sympy.Ge, _rel_fold(lambda a, b: a >= b)), lambda a: sympy.true)
 
 
+_REBUILD: dict[Any, Any] = {
+    sympy.Eq: Eq2, sympy.Ne: Ne2, sympy.Lt: Lt2, sympy.Le: Le2, sympy.Gt: Gt2, sympy.Ge: Ge2,
+}  # fmt: skip
+
+
+def rebuild(e: Any, args: Sequence[Any]) -> Any:
+    """``e.func(*args)``, but relationals and two-argument Max/Min are built without
+    sympy's assumption-driven evaluation (numbers still fold): rewriting deep inside a
+    condition must not cost a trip through ``is_eq`` for every enclosing relational."""
+    build = _REBUILD.get(type(e))
+    if build is not None:
+        return build(*args)
+    if len(args) == 2 and type(e) is sympy.Max:
+        return Max2(*args)
+    if len(args) == 2 and type(e) is sympy.Min:
+        return Min2(*args)
+    return e.func(*args)
+
+
+def substitute(expr: Any, mapping: Mapping[Any, Any]) -> Any:
+    """``expr.xreplace(mapping)``, rebuilding through ``rebuild``."""
+    memo: dict[Any, Any] = {}
+
+    def walk(e: Any) -> Any:
+        found = mapping.get(e)
+        if found is not None:
+            return found
+        if e.is_Atom:
+            return e
+        done = memo.get(e)
+        if done is None:
+            args = [walk(a) for a in e.args]
+            done = memo[e] = e if all(a is b for a, b in zip(args, e.args)) else rebuild(e, args)
+        return done
+
+    return walk(expr)
+
+
+# The rewriting-relevant function classes each expression contains: a pure function
+# of the (interned) expression, kept for the process (bounded).
+_KINDS: dict[Any, frozenset[Any]] = {}
+_NONE: frozenset[Any] = frozenset()
+
+
+def kinds(expr: Any) -> frozenset[Any]:
+    """Which of Max, Min, FloorDiv and PyMod occur in ``expr`` (sympy's ``has`` is slow)."""
+    if expr.is_Atom:
+        return _NONE
+    found = _KINDS.get(expr)
+    if found is None:
+        found = frozenset().union(*(kinds(a) for a in expr.args))
+        if type(expr) in _KIND_TYPES:
+            found = found | {type(expr)}
+        if len(_KINDS) > 200_000:
+            _KINDS.clear()
+        _KINDS[expr] = found
+    return found
+
+
+_SYMBOLS: dict[Any, frozenset[Any]] = {}
+
+
+def symbols_in(expr: Any) -> frozenset[Any]:
+    """``expr.free_symbols``, kept per (interned) expression: sympy recomputes it on
+    every access, which costs most on the large expressions that are asked most."""
+    found = _SYMBOLS.get(expr)
+    if found is None:
+        if len(_SYMBOLS) > 200_000:
+            _SYMBOLS.clear()
+        found = _SYMBOLS[expr] = frozenset(expr.free_symbols)
+    return found
+
+
 def is_bool_expr(expr: Any) -> bool:
     """True for sympy booleans, relationals included (sympy's ``is_Boolean`` misses those)."""
     if expr.is_Symbol:  # sympy makes every Symbol a Boolean too; ours are numbers
         return False
     return bool(expr.is_Boolean) or isinstance(expr, sympy.logic.boolalg.Boolean)
+
+
+_KIND_TYPES = frozenset({sympy.Max, sympy.Min, FloorDiv, PyMod})
 
 
 def ceil_div(a: Any, b: Any) -> Any:

@@ -22,26 +22,40 @@ from typing import Any
 
 import sympy
 
-from ._expr import FloorDiv, PyMod, is_bool_expr
+from ._expr import FloorDiv, PyMod, is_bool_expr, kinds, rebuild, substitute, symbols_in
 from ._ranges import RELATIONAL_OPS, UNKNOWN, Bounder, ValueRanges, _compare, _corners
 
 NEGATE = {sympy.Eq: sympy.Ne, sympy.Ne: sympy.Eq, sympy.Lt: sympy.Ge, sympy.Ge: sympy.Lt,
           sympy.Le: sympy.Gt, sympy.Gt: sympy.Le}  # fmt: skip
 NONNEG = ValueRanges(0, math.inf)
+_DIVISIONS = frozenset({FloorDiv, PyMod})
 
 
 def negate(expr: Any) -> Any:
     """The logical negation, keeping relationals relational (``Not(a < b)`` -> ``a >= b``)."""
     op = NEGATE.get(type(expr))
     if op is not None:
-        return op(*expr.args)
+        return rebuild(op(*expr.args, evaluate=False), expr.args)  # numbers fold, nothing else evaluates
     if isinstance(expr, sympy.Not):
         return expr.args[0]
     return sympy.Not(expr)
 
 
+# canonical_diff is a pure function of the (interned) expression: its answers are kept.
+_DIFFS: dict[Any, tuple[str, Any]] = {}
+
+
 def canonical_diff(expr: Any) -> tuple[str, Any]:
     """A relational as ``(op, d)`` meaning ``d op 0``, with ``>``/``>=`` flipped."""
+    found = _DIFFS.get(expr)
+    if found is None:
+        if len(_DIFFS) > 100_000:
+            _DIFFS.clear()
+        found = _DIFFS[expr] = _canonical_diff(expr)
+    return found
+
+
+def _canonical_diff(expr: Any) -> tuple[str, Any]:
     op = RELATIONAL_OPS[type(expr)]
     diff = expr.args[0] - expr.args[1]
     if op in (">", ">="):
@@ -80,6 +94,7 @@ class Knowledge:
         self._subst_version = 0  # bumped when replacements or divisibility change
         self._users: dict[Any, set[Any]] = {}  # symbol -> replaced symbols whose value has it
         self._cache_version = 0
+        self._bounder: Bounder | None = None
         # Symbols with a user's Dim: replaced only when nothing else can be.
         self.protected: set[Any] = set()
 
@@ -95,7 +110,15 @@ class Knowledge:
         if self._cache_version != self.version:
             self._simplified.clear()
             self._static.clear()
+            self._bounder = None
             self._cache_version = self.version
+
+    def bounder(self) -> Bounder:
+        """A bounder over what is known now, its memo shared until something is learned."""
+        self._sync()
+        if self._bounder is None:
+            self._bounder = _FactBounder(self)
+        return self._bounder
 
     def simplify(self, expr: Any) -> Any:
         """``expr`` with replacements and divisibility applied (cached, bounded work)."""
@@ -103,7 +126,7 @@ class Knowledge:
         found = self._simplified.get(expr)
         if found is None:
             found = self._substitute(expr)
-            if not found.is_Atom and found.has(sympy.Max, sympy.Min, FloorDiv, PyMod):
+            if kinds(found):
                 found = self._drop_dominated(found)
             self._simplified[expr] = found
         return found
@@ -116,10 +139,10 @@ class Knowledge:
             return cached[1]
         found = expr
         if self.replacements and not expr.is_Atom:
-            found = found.xreplace(self.replacements)
+            found = substitute(found, self.replacements)
         elif expr in self.replacements:
             found = self.replacements[expr]
-        if self.divisible and found.has(PyMod, FloorDiv):
+        if self.divisible and kinds(found) & _DIVISIONS:
             found = self._apply_divisibility(found)
         self._substituted[expr] = (self._subst_version, found)
         return found
@@ -146,14 +169,14 @@ class Knowledge:
                 k = int(args[1])
                 if all(multiple(t, k) for t in sympy.Add.make_args(args[0])):
                     return sympy.Integer(0) if isinstance(e, PyMod) else args[0] / k
-            return e.func(*args) if args != list(e.args) else e
+            return rebuild(e, args) if args != list(e.args) else e
 
         return rewrite(expr)
 
     def _drop_dominated(self, expr: Any) -> Any:
         """Rewrites the ranges justify: ``Max(1, s0)`` -> ``s0`` when s0 >= 1 (likewise
         Min, see ``_dominant``); ``x // y`` -> 0 and ``x % y`` -> x when 0 <= x < y."""
-        bounder = _FactBounder(self)
+        bounder = self.bounder()
 
         def rewrite(e: Any) -> Any:
             if e.is_Atom:
@@ -165,13 +188,13 @@ class Knowledge:
                     return sympy.Integer(0) if isinstance(e, FloorDiv) else x
             if isinstance(e, (sympy.Max, sympy.Min)):
                 return _dominant(bounder, e, args)
-            return e.func(*args) if args != list(e.args) else e
+            return rebuild(e, args) if args != list(e.args) else e
 
         return rewrite(expr)
 
     def bound(self, expr: Any) -> ValueRanges:
         """The value range of ``expr`` under everything known."""
-        return _FactBounder(self).bound(self.simplify(expr))
+        return self.bounder().bound(self.simplify(expr))
 
     def evaluate_static(self, expr: Any) -> Any:
         """``expr``'s value if decided without a guard (sympy true/false/number), else None."""
@@ -227,7 +250,9 @@ class Knowledge:
             self.bool_facts[fact] = True
             self.bool_facts[negate(fact)] = False
             return [Learned("fact")]
-        return [self._learn_relational(fact)]
+        learned = self._learn_relational(fact)
+        self.version += 1  # what was computed while learning saw half of it
+        return [learned]
 
     def _learn_relational(self, fact: Any) -> Learned:
         op, d = canonical_diff(fact)
@@ -276,7 +301,7 @@ class Knowledge:
 
     def _solve(self, d: Any) -> Learned | None:
         """For ``d == 0`` linear in a symbol with coefficient +-1, replace that symbol."""
-        candidates = sorted(d.free_symbols, key=_symbol_order, reverse=True)
+        candidates = sorted(symbols_in(d), key=_symbol_order, reverse=True)
         candidates.sort(key=lambda s: s in self.protected)
         for s in candidates:
             coeff = d.coeff(s)
@@ -305,14 +330,14 @@ class Knowledge:
         self._subst_version += 1
 
     def _note_users(self, key: Any, value: Any) -> None:
-        for s in value.free_symbols:
+        for s in symbols_in(value):
             self._users.setdefault(s, set()).add(key)
 
     def _learn_symbol_bound(self, op: str, d: Any) -> Learned | None:
         """``c*s + k  op 0`` with one symbol: narrow that symbol's range."""
-        if len(d.free_symbols) != 1:
+        if len(symbols_in(d)) != 1:
             return None
-        (s,) = d.free_symbols
+        (s,) = symbols_in(d)
         coeff = d.coeff(s)
         rest = d - coeff * s
         if not (coeff.is_Integer and coeff != 0 and rest.is_Integer and s.is_integer):
@@ -334,9 +359,9 @@ class Knowledge:
 
     def _learn_excluded_edge(self, d: Any) -> Learned | None:
         """``s != c`` where c is an end of s's range: move that end inwards."""
-        if not (d.is_Add and len(d.free_symbols) == 1):
+        if not (d.is_Add and len(symbols_in(d)) == 1):
             return None
-        (s,) = d.free_symbols
+        (s,) = symbols_in(d)
         if d.coeff(s) not in (1, -1) or not (d - d.coeff(s) * s).is_Integer or not s.is_integer:
             return None
         c = -(d - d.coeff(s) * s) * d.coeff(s)
@@ -372,14 +397,14 @@ def _dominant(bounder: Bounder, e: Any, args: list[Any]) -> Any:
     for i, (x, r) in enumerate(zip(kept, ranges)):
         if all(_wins(bounder, x, o, r, ro, is_max) for j, (o, ro) in enumerate(zip(kept, ranges)) if j != i):
             return x
-    return e.func(*kept) if kept != list(e.args) else e
+    return rebuild(e, kept) if kept != list(e.args) else e
 
 
 def _wins(bounder: Bounder, x: Any, o: Any, r: ValueRanges, ro: ValueRanges, is_max: bool) -> bool:
     """``x >= o`` (for Max; ``x <= o`` for Min) wherever both are defined."""
     if (r.lower >= ro.upper) if is_max else (r.upper <= ro.lower):
         return True
-    if not (x.free_symbols & o.free_symbols):
+    if not (symbols_in(x) & symbols_in(o)):
         return False  # uncorrelated: the ranges said all there is
     d = bounder.bound(x - o)
     return bool(d.lower >= 0) if is_max else bool(d.upper <= 0)
