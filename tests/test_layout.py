@@ -14,7 +14,7 @@ PACKAGES = ("shapes", "fake", "trace", "autograd", "hops", "cli")
 DECLARED = {
     "shapes": set(),
     "fake": {"shapes"},
-    "trace": {"fake"},
+    "trace": {"shapes", "fake"},  # trace imports shapes directly (ShapeEnv, sym_op_tracing)
     "autograd": {"fake"},
     "hops": {"trace", "autograd"},
     "cli": {"shapes", "fake", "trace", "autograd", "hops"},
