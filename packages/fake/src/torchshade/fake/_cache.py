@@ -218,7 +218,7 @@ _NO_DECISIONS = Decisions()
 class Entry:
     """One cached call: how to rebuild its outputs, and what it decided."""
 
-    outputs: object  # an OutputSpec, a _Value or (is_list, items)
+    outputs: object  # an OutputSpec, a _Value or (list / tuple type, items)
     decisions: Decisions
 
 
@@ -403,7 +403,7 @@ def _describe(out: object, tensors: Sequence[torch.Tensor], storages: Sequence[i
         } - set(storages)
         if len(fresh_storages) != len(fresh):
             raise Uncacheable  # fresh outputs aliasing each other
-        return (type(out) is list, items)
+        return (type(out), items)
     if out is None or isinstance(out, (bool, int, float, *_SYM_TYPES)):
         return _Value(out)
     raise Uncacheable
@@ -419,7 +419,13 @@ def _from_entry(mode: FakeTensorMode, entry: object, tensors: Sequence[torch.Ten
         return rebuild(mode, entry, tensors)
     if isinstance(entry, _Value):
         return entry.value
-    assert isinstance(entry, tuple)  # (is_list, items) from _describe
-    is_list, items = entry
+    assert isinstance(entry, tuple)  # (list / tuple type, items) from _describe
+    kind, items = entry
     outs = [_from_entry(mode, item, tensors) for item in items]
-    return outs if is_list else tuple(outs)
+    if kind is list:
+        return outs
+    if kind is tuple:
+        return tuple(outs)
+    if hasattr(kind, "_fields"):  # a namedtuple, as some decompositions return
+        return kind(*outs)
+    return kind(outs)  # a torch.return_types structseq

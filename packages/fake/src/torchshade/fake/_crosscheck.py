@@ -9,7 +9,9 @@ on everything a program can observe of them::
     structure   the same tuple / list nesting and lengths
     tensors     sizes, strides, storage offset (symbolic ones by expression),
                 dtype, fake device, conj and neg bits, requires_grad,
-                storage size in bytes, and aliasing: which input the output
+                storage size in bytes (symbolic ones by example value: a
+                rebuilt storage size is written differently from the
+                kernel's), and aliasing: which input the output
                 *is*, which input's storage it shares, or which earlier
                 output's fresh storage it shares
     others      type and value (SymInts by expression)
@@ -24,6 +26,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import sympy
 import torch
 from torch.utils import _pytree as pytree
 
@@ -43,6 +46,20 @@ def _number(value: object) -> object:
     """Symbolic values by their expression, plain ones as they are."""
     if isinstance(value, _SYM_TYPES):
         return value.node.expr
+    return value
+
+
+def _example(value: object) -> object:
+    """A symbolic size by its example value (its hint), when it has one.
+
+    Used for storage sizes: a fresh output rebuilt with ``empty_strided``
+    sums its strides (``2*s0 + 4*(s0//2)``) where the kernel multiplied its
+    sizes (``8*(s0//2)``); the two are equal under the guards, not as
+    expressions.
+    """
+    if isinstance(value, _SYM_TYPES):
+        hint = getattr(value.node, "hint", None)
+        return value.node.expr if hint is None else hint
     return value
 
 
@@ -77,12 +94,24 @@ def describe(out: object, inputs: Sequence[torch.Tensor]) -> list[dict[str, obje
                 "is_conj": leaf.is_conj(),
                 "is_neg": leaf.is_neg(),
                 "requires_grad": leaf.requires_grad,
-                "storage bytes": _number(leaf.untyped_storage().nbytes()),
                 "storage": _storage_of(leaf, inputs, fresh),
+                "storage bytes": _example(leaf.untyped_storage().nbytes()),
             })
         else:
             described.append({"type": type(leaf).__name__, "value": _number(leaf)})
     return described
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal, with symbolic expressions compared after expanding (4*s0*s1 == 4*s1*s0)."""
+    if a == b:
+        return True
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    numbers = (sympy.Expr, int)
+    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+        return bool(sympy.expand(sympy.sympify(a) - sympy.sympify(b)) == 0)
+    return False
 
 
 def check_hit(
@@ -91,8 +120,8 @@ def check_hit(
     """Raise :class:`DispatchCacheMismatchError` if ``cached`` differs from ``computed``."""
     hit, kernel = describe(cached, inputs), describe(computed, inputs)
     for index, (a, b) in enumerate(zip(hit, kernel)):
-        for field in a.keys() | b.keys():
-            if a.get(field) != b.get(field):
+        for field in [*a, *(k for k in b if k not in a)]:  # in a fixed order
+            if not _same(a.get(field), b.get(field)):
                 where = "the output structure" if index == 0 else f"output {index - 1}"
                 raise DispatchCacheMismatchError(
                     f"{func}: a dispatch-cache hit differs from running the kernel, in "

@@ -1,0 +1,195 @@
+"""The dispatch cache never changes an answer: hits against eager and torch's fake mode.
+
+Each test makes the cache hit (or, where the context differs, miss) and
+checks that what comes back is what eager PyTorch, or torch's own
+``FakeTensorMode``, gives for the same program.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sympy
+import torch
+from torch._dispatch.python import enable_python_dispatcher
+from torch._dynamo.source import ConstantSource
+from torch.autograd.grad_mode import _unsafe_preserve_version_counter
+from torch._subclasses.fake_tensor import FakeTensorMode as TorchFakeTensorMode
+from torch.fx.experimental.symbolic_shapes import DimDynamic as TorchDimDynamic
+from torch.fx.experimental.symbolic_shapes import ShapeEnv as TorchShapeEnv
+from torch.fx.experimental.symbolic_shapes import StatelessSymbolicContext
+from torchshade.shapes import ShapeEnv
+
+from torchshade.fake import FakeTensor, FakeTensorError, FakeTensorMode
+
+CONJ_ERROR = "view_as_real doesn't work on unresolved conjugated tensors"
+
+
+def test_a_hit_keeps_the_conj_bit_and_view_as_real_raises_as_eager(mode: FakeTensorMode) -> None:
+    real = torch.randn(3, dtype=torch.complex64)
+    eager = [real.conj().is_conj(), real.conj().is_conj()]
+    x = mode.from_tensor(real)
+    with mode:
+        first, second = x.conj(), x.conj()
+        assert mode.cache_info().hits >= 1
+        assert [first.is_conj(), second.is_conj()] == eager == [True, True]
+        with pytest.raises(RuntimeError, match=CONJ_ERROR):
+            torch.view_as_real(second)
+    with pytest.raises(RuntimeError, match=CONJ_ERROR):
+        torch.view_as_real(real.conj())
+
+
+def test_a_hit_keeps_the_neg_bit_as_eager(mode: FakeTensorMode) -> None:
+    real = torch.randn(3, dtype=torch.complex64)
+    x = mode.from_tensor(real)
+    with mode:
+        first, second = x.conj().imag, x.conj().imag
+    assert mode.cache_info().hits >= 2
+    assert [first.is_neg(), second.is_neg()] == [real.conj().imag.is_neg()] * 2 == [True, True]
+
+
+def test_modes_share_no_entry_that_drops_a_bit() -> None:
+    real = torch.randn(4, dtype=torch.complex64)
+    first, second = FakeTensorMode(), FakeTensorMode()  # both on the process-wide table
+    with first:
+        first.from_tensor(real).conj()
+        first.from_tensor(real).conj()  # after torch's lazy registrations, if any
+    with second:
+        out = second.from_tensor(real).conj()
+    assert second.cache_info().hits >= 1
+    assert out.is_conj() == real.conj().is_conj()
+    assert isinstance(out, FakeTensor) and out.fake_mode is second
+
+
+def test_the_key_holds_the_storage_size_so_as_strided_is_refused_as_eager(mode: FakeTensorMode) -> None:
+    big_real, small_real = torch.randn(50)[:10], torch.randn(10)
+    big, small = mode.from_tensor(big_real), mode.from_tensor(small_real)
+    assert big.shape == small.shape and big.stride() == small.stride()
+    with pytest.raises(RuntimeError, match="out of bounds for storage of size 40"):
+        small_real.as_strided((50,), (1,))
+    eager_shape = big_real.as_strided((50,), (1,)).shape
+    with mode:
+        assert big.as_strided((50,), (1,)).shape == eager_shape
+        with pytest.raises(FakeTensorError, match=r"aten.as_strided.default: .*out of bounds for storage of size 40"):
+            small.as_strided((50,), (1,))
+    assert small.untyped_storage().nbytes() == small_real.untyped_storage().nbytes() == 40
+
+
+def test_a_view_rebuilt_from_an_entry_never_grows_its_input_storage(mode: FakeTensorMode) -> None:
+    reals = [torch.randn(50)[:10], torch.randn(10)]
+    fakes = [mode.from_tensor(r) for r in reals]
+    with mode:
+        views = [f.as_strided((2, 5), (5, 1), 0) for f in fakes]
+        views += [f.as_strided((2, 5), (5, 1), 0) for f in fakes]  # hits, one per storage size
+    assert mode.cache_info().hits == 2
+    for f, r in zip(fakes, reals):
+        assert f.untyped_storage().nbytes() == r.untyped_storage().nbytes()
+    for v, f in zip(views, fakes + fakes):
+        assert v.untyped_storage()._cdata == f.untyped_storage()._cdata
+
+
+def test_the_key_holds_the_default_dtype(mode: FakeTensorMode) -> None:
+    with mode:
+        first = torch.ones(3)
+        torch.set_default_dtype(torch.float64)
+        try:
+            second = torch.ones(3)
+            eager = torch.ones(3, device="cpu").dtype
+        finally:
+            torch.set_default_dtype(torch.float32)
+    assert (first.dtype, second.dtype) == (torch.float32, eager)
+
+
+# -- guards -------------------------------------------------------------------
+
+
+def _named(exprs: list[Any], sources: dict[Any, str]) -> list[str]:
+    """Guard expressions with each symbol renamed to its input source (x.size()[0])."""
+    return [str(e.xreplace({s: sympy.Symbol(sources[s]) for s in e.free_symbols})) for e in exprs]
+
+
+def _torch_slice_guards() -> list[str]:
+    """torch's guards for x[0:5] on a symbolic 8x3 x (no suppressed call before)."""
+    env = TorchShapeEnv()
+    mode = TorchFakeTensorMode(shape_env=env)
+    context: Any = StatelessSymbolicContext(dynamic_sizes=[TorchDimDynamic.DYNAMIC] * 2)
+    x = mode.from_tensor(torch.randn(8, 3), source=ConstantSource("x"), symbolic_context=context)
+    with mode, enable_python_dispatcher():
+        x[0:5]
+    sources = {s: srcs[0].name for s, srcs in env.var_to_sources.items()}
+    return _named([g.expr for g in env.guards], sources)
+
+
+def test_a_call_under_suppress_guards_does_not_hide_a_later_guard() -> None:
+    env = ShapeEnv()
+    mode = FakeTensorMode(shape_env=env)
+    x = mode.from_tensor(torch.randn(8, 3), source="x")
+    with mode:
+        with env.suppress_guards():
+            x[0:5]
+        assert env.guards == []
+        y = x[0:5]
+    sources = {s: srcs[0] for s, srcs in env.var_to_sources.items()}
+    ours = _named([g.expr for g in env.guards], sources)
+    assert ours == _torch_slice_guards() == ["x.size()[0] >= 5"]
+    assert y.shape[0] == 5
+
+
+def test_a_hit_decides_again_what_its_miss_decided(monkeypatch: pytest.MonkeyPatch) -> None:
+    env = ShapeEnv()
+    mode = FakeTensorMode(shape_env=env)
+    x = mode.from_tensor(torch.randn(8, 3), source="x")
+    with mode:
+        x[0:5]
+        decided = [g.expr for g in env.guards]
+        replayed: list[Any] = []
+        original = env.evaluate_expr
+
+        def spy(expr: Any, *args: Any, **kwargs: Any) -> Any:
+            replayed.append(expr)
+            return original(expr, *args, **kwargs)
+
+        monkeypatch.setattr(env, "evaluate_expr", spy)
+        hits = mode.cache_info().hits
+        x[0:5]
+    assert mode.cache_info().hits > hits
+    assert decided and all(fact in replayed for fact in decided)
+    assert [g.expr for g in env.guards] == decided  # already known: nothing new recorded
+
+
+# -- per-tensor memos -----------------------------------------------------------
+
+
+def test_nonzero_memo_sees_a_write_that_keeps_the_version(sym_mode: FakeTensorMode) -> None:
+    real = torch.zeros(4)
+    x = sym_mode.from_tensor(real.clone(), static_shapes=True)
+    with sym_mode:
+        before, again = x.nonzero().shape[0], x.nonzero().shape[0]
+        with _unsafe_preserve_version_counter(x):
+            x.fill_(1)
+        after = x.nonzero().shape[0]
+    eager_before = real.nonzero().shape[0]
+    with _unsafe_preserve_version_counter(real):
+        real.fill_(1)
+    assert real._version == 0 and x._version == 0
+    assert eager_before != real.nonzero().shape[0]  # the count changed, so must the symbol
+    assert str(before) == str(again)  # unchanged data: one symbol, as torch's memo gives
+    assert str(after) != str(before)
+
+
+def test_item_memo_sees_a_write_through_a_view(sym_mode: FakeTensorMode) -> None:
+    real = torch.zeros(1)
+    t = sym_mode.from_tensor(real.clone(), static_shapes=True)
+    with sym_mode:
+        first, again = t.item(), t.item()
+        with _unsafe_preserve_version_counter(t):
+            t[:].fill_(1)  # written through a view; the shared version is put back
+        after = t.item()
+    eager_first = real.item()
+    with _unsafe_preserve_version_counter(real):
+        real[:].fill_(1)
+    assert t._version == real._version == 0
+    assert eager_first != real.item()
+    assert str(first) == str(again)
+    assert str(after) != str(first)
