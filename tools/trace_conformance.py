@@ -11,8 +11,9 @@ ours, torchshade.trace):
        same random seed): the same pytree, and per tensor the same shape,
        dtype and values (torch.testing.assert_close, NaNs equal); per number
        the same value. An op whose eager outputs differ between two seeds,
-       or whose graph holds an op tagged nondeterministic_seeded, is random:
-       its values are not compared, only shapes and dtypes.
+       or whose graph holds an op tagged nondeterministic_seeded or an
+       ``aten.empty*`` op (uninitialized memory), has no values to compare:
+       only shapes and dtypes are.
 
 Outcomes per side and sample:
 
@@ -143,9 +144,11 @@ def run_side(make_fx: Maker, sample: Sample, eager: object, random: bool, timeou
 
 
 def seeded(gm: torch.fx.GraphModule) -> bool:
-    """Whether the graph draws random numbers (OpInfo seeds random ops inside the op, out of the graph)."""
+    """Whether the graph draws random numbers (OpInfo seeds random ops inside the op, out of the
+    graph) or returns uninitialized memory (``aten.empty*``): then values mean nothing."""
     tag = torch.Tag.nondeterministic_seeded
-    return any(isinstance(n.target, torch._ops.OpOverload) and tag in n.target.tags for n in gm.graph.nodes)
+    ops = [n.target for n in gm.graph.nodes if isinstance(n.target, torch._ops.OpOverload)]
+    return any(tag in op.tags or op.__name__.startswith("empty") for op in ops)
 
 
 @dataclass
