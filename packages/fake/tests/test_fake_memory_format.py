@@ -177,3 +177,11 @@ def test_channels_last_ops_give_eagers_strides(name: str, rank: int) -> None:
     eager, torch_fake, ours = three_ways(lambda: OTHER_OPS[name](x))
     assert torch_fake == eager
     assert ours == eager
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "sliced"])
+def test_view_copy_copies_where_a_view_is_impossible_as_eager_does(layout: str) -> None:
+    base = torch.randn(5, 6)
+    x = {"contiguous": base, "transposed": base.mT.contiguous().mT, "sliced": torch.randn(5, 12)[:, ::2]}[layout]
+    eager, torch_fake, ours = three_ways(lambda: torch.ops.aten.view_copy(x, [30]))
+    assert ours == eager == torch_fake

@@ -31,13 +31,12 @@ from . import _convolution
 from ._custom import missing_fake_impl_error, run_custom_fake_impl
 from ._device import common_device, normalize
 from ._fallback import can_fall_back, run_fallback
-from ._device_hint import install as install_device_hint
+from ._device_hint import DEVICE_HINT
 from ._tensor import FakeTensor
 
 if TYPE_CHECKING:
     from ._mode import FakeTensorMode
 
-install_device_hint()
 
 aten = torch.ops.aten
 _META = torch.device("meta")
@@ -130,7 +129,14 @@ def run_plan(
         fmt = _convolution.output_memory_format(func, args, kwargs, in_mode)
         out = _run_plan(mode, plan, func, args, kwargs, tensors)
         return out if fmt is None else _convolution.restride_outputs(func, out, fmt, in_mode)
+    if func is aten.view_copy.default:
+        # Eager copies where a view is impossible (a transposed input); the meta kernel raises.
+        return under_mode(mode, _view_copy, args, kwargs)
     return _run_plan(mode, plan, func, args, kwargs, tensors)
+
+
+def _view_copy(self: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    return torch.reshape(self, size).clone(memory_format=torch.contiguous_format)
 
 
 def _run_plan(
@@ -207,7 +213,8 @@ def call_in_kernel(
     previous = mode.in_kernel
     mode.in_kernel = True
     try:
-        with torch._C._DisableTorchDispatch(), torch._C._PreserveDispatchKeyGuard():
+        # DEVICE_HINT: torch's Python meta kernels learn our fakes' devices (_device_hint.py).
+        with DEVICE_HINT, torch._C._DisableTorchDispatch(), torch._C._PreserveDispatchKeyGuard():
             torch._C._set_meta_in_tls_dispatch_include(True)
             return func(*args, **kwargs)
     finally:
