@@ -94,3 +94,18 @@ def test_graph_check_passes_on_traced_inputs_of_many_kinds() -> None:
     torch.testing.assert_close(gm(x, y, 2), f(x, y, 2))
     x2, y2 = torch.randn(8, 5), torch.randn(5, 3)
     torch.testing.assert_close(gm(x2, y2, 4), f(x2, y2, 4))
+
+
+@pytest.mark.parametrize("mode", ["real", "fake"])
+def test_static_traces_check_sizes_and_ints(mode: str) -> None:
+    def f(x: torch.Tensor, n: int) -> torch.Tensor:
+        return x.view(x.shape[0] * n, -1)
+
+    gm = make_fx(f, tracing_mode=mode)(torch.ones(4, 6), 2)
+    torch.testing.assert_close(gm(torch.ones(4, 6), 2), f(torch.ones(4, 6), 2))
+    with pytest.raises(GuardViolationError, match=r"input x has size \[8, 6\], but the graph was traced for size \[4, 6\].*tracing_mode='symbolic'"):
+        gm(torch.ones(8, 6), 2)
+    with pytest.raises(GuardViolationError, match=r"input n has value 3, but the graph was traced for value 2"):
+        gm(torch.ones(4, 6), 3)
+    unchecked = make_fx(f, tracing_mode=mode, check_guards=False)(torch.ones(4, 6), 2)
+    assert unchecked(torch.ones(4, 6), 3).shape == (8, 3)  # the traced constants, silently

@@ -54,14 +54,47 @@ class GuardCheck:
         )
 
 
-def insert_guard_check(graph: fx.Graph, shape_env: Any, placeholders: Sequence[fx.Node],
-                       names: Sequence[str]) -> None:  # fmt: skip
-    """The guard-check node, right after the placeholders; ``names`` are the inputs' sources."""
+class StaticCheck:
+    """The guard check of a real or fake trace: sizes and ints are constants in its graph.
+
+    Each tensor input must have the size it had while tracing, each int input
+    the same value; otherwise ``GuardViolationError`` names the input, what it
+    got and what the graph was traced for.
+    """
+
+    def __init__(self, tracing_mode: str, names: Sequence[str], vals: Sequence[object]) -> None:
+        self.tracing_mode = tracing_mode
+        self.expected = [(name, _static(val)) for name, val in zip(names, vals)]
+        self.__name__ = "check_static_sizes"
+        self.__qualname__ = "check_static_sizes"
+        self.__module__ = __name__
+
+    def __call__(self, *inputs: object) -> None:
+        for (name, expected), value in zip(self.expected, inputs):
+            got = _static(value)
+            if expected is not None and got != expected:
+                raise GuardViolationError(
+                    f"make_fx graph (tracing_mode={self.tracing_mode!r}): input {name} has {got}, but the "
+                    f"graph was traced for {expected}: sizes and ints are constants in a {self.tracing_mode} "
+                    "trace. Call it with inputs like the example, or trace with "
+                    "tracing_mode='symbolic' for a graph valid at other sizes."
+                )
+
+
+def _static(value: object) -> str | None:
+    if isinstance(value, torch.Tensor):
+        return f"size [{', '.join(str(d) for d in value.shape)}]"
+    if type(value) is int:
+        return f"value {value}"
+    return None
+
+
+def insert_guard_check(graph: fx.Graph, check: GuardCheck | StaticCheck, placeholders: Sequence[fx.Node]) -> None:
+    """The guard-check node, right after the placeholders."""
     first = next((n for n in graph.nodes if n.op != "placeholder"), None)
     if first is None:
         return
     with graph.inserting_before(first):
-        check = GuardCheck(shape_env, names)
         node = graph.call_function(check, tuple(placeholders))
     node.meta["val"] = None
 

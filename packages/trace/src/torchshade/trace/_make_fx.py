@@ -32,7 +32,7 @@ from torch.utils._pytree import keystr, tree_flatten, tree_flatten_with_path, tr
 from torchshade.fake import FakeTensor, FakeTensorMode
 from torchshade.shapes import ShapeEnv, sym_op_tracing
 
-from ._checks import insert_guard_check, insert_runtime_asserts, remove_unused_sym_nodes
+from ._checks import GuardCheck, StaticCheck, insert_guard_check, insert_runtime_asserts, remove_unused_sym_nodes
 from ._errors import TraceInputError, TracingModeError
 from ._frames import StackFormatter
 from ._mode import ProxyTorchDispatchMode
@@ -91,6 +91,7 @@ class _Trace:
         self.record_module_stack = record_module_stack
         self.check_guards = check_guards
         self.owns_env = False
+        self.owns_values = True  # the values were made here from the inputs (no fake input given)
 
     def run(self, args: tuple[object, ...]) -> fx.GraphModule:
         with_paths, spec = tree_flatten_with_path(args)
@@ -110,6 +111,7 @@ class _Trace:
     def _fake_mode(self, leaves: Sequence[object]) -> FakeTensorMode | None:
         for leaf in leaves:
             if isinstance(leaf, FakeTensor):
+                self.owns_values = False
                 return leaf.fake_mode
         if self.tracing_mode == "real":
             return None
@@ -153,7 +155,10 @@ class _Trace:
         if env is not None and self.check_guards:
             insert_runtime_asserts(tracer)
             if self.owns_env:
-                insert_guard_check(graph, env, placeholders, names)
+                insert_guard_check(graph, GuardCheck(env, names), placeholders)
+        elif env is None and self.check_guards and self.owns_values:
+            check = StaticCheck(self.tracing_mode, names, [p.meta["val"] for p in placeholders])
+            insert_guard_check(graph, check, placeholders)
         remove_unused_sym_nodes(graph)  # after the asserts, which may use a size nothing else reads
         formatter = StackFormatter()
         for node, frames in tracer.frames:
