@@ -81,6 +81,7 @@ class ShapeEnv(Reasoner):
         self.allow_scalar_outputs = True
         self.unbacked_renamings: dict[Any, Any] = {}
         self.pending_fresh_unbacked_symbols: list[Any] = []
+        self._names: dict[Any, str] = {}
 
     # -- torch-compatible views of the knowledge ----------------------------
     @property
@@ -327,7 +328,7 @@ class ShapeEnv(Reasoner):
         not already imply.  With ``sources`` (input names such as ``"x"``),
         only the guards that read those inputs and no others.
         """
-        guards = self.log.input_guards(self.knowledge, self.hints, self.names())
+        guards = self.log.input_guards(self.knowledge, self.hints, self.names)
         if sources is None:
             return guards
         wanted, names = set(sources), self.names()
@@ -359,7 +360,7 @@ class ShapeEnv(Reasoner):
         yes/no answer (all guards at once, compiled, when they hold).  Raises
         ``GuardSourceError`` when an input a guard reads is missing.
         """
-        return self.log.check(self.input_guards(), inputs, self._sources)
+        return self.log.check(self.input_guards(), inputs, self.names)
 
     def _sources(self) -> set[str]:
         sources = {s for info in self.infos.values() for s in info.sources}
@@ -371,8 +372,13 @@ class ShapeEnv(Reasoner):
             self.log.record_input(source, expr, Provenance.capture(), kind)
 
     def names(self) -> dict[Any, str]:
-        """Each symbol's first source, for printing guards as Python."""
-        return {s: i.sources[0] for s, i in self.infos.items()}
+        """Each symbol's first source, for printing guards as Python (shared: do not modify).
+
+        Kept until a symbol is added: a symbol's first source never changes.
+        """
+        if len(self._names) != len(self.infos):
+            self._names = {s: i.sources[0] for s, i in self.infos.items()}
+        return self._names
 
     def __repr__(self) -> str:
         return f"ShapeEnv({len(self.infos)} symbols, {len(self.log.decisions)} guards recorded)"

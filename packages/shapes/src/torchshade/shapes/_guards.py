@@ -218,8 +218,9 @@ class GuardLog:
         self.version = 0
         self._decision_guards: list[Guard] = []
         self._built: tuple[tuple[int, int], list[Guard]] | None = None
-        self._all_code: tuple[list[Guard], CodeType] | None = None
+        self._all_code: tuple[list[Guard], CodeType, CodeType] | None = None
         self._compiled: dict[str, CodeType] = {}
+        self._reads: dict[str, list[tuple[str, CodeType]]] = {}
 
     # -- record ----------------------------------------------------------------
     def record_decision(self, fact: Any, origin: Provenance, kind: str) -> None:
@@ -243,11 +244,14 @@ class GuardLog:
             built.append(Guard(r.expr, str(r.expr), python_source(r.expr, names), r.origin, r.kind))
         return list(built)
 
-    def input_guards(self, knowledge: Knowledge, hints: Collection[Any], names: Mapping[Any, str]) -> list[Guard]:
-        """The minimal merged set: input equalities, needed decisions, one bound per symbol."""
+    def input_guards(self, knowledge: Knowledge, hints: Collection[Any],
+                     names_of: Callable[[], Mapping[Any, str]]) -> list[Guard]:  # fmt: skip
+        """The minimal merged set: input equalities, needed decisions, one bound per symbol
+        (built again only when a guard or the knowledge changed)."""
         key = (self.version, knowledge.version)
         if self._built is not None and self._built[0] == key:
             return self._built[1]
+        names = names_of()
         guards = [g for r in self.needed if (g := _input_guard(r, knowledge, names)) is not None]
         guards += _bound_guards(knowledge, hints, self.range_origin, names)
         self._built = (key, guards)
@@ -255,22 +259,41 @@ class GuardLog:
 
     # -- check -----------------------------------------------------------------
     def check(self, guards: list[Guard], inputs: Mapping[str, object],
-              sources: Callable[[], Collection[str]]) -> list[GuardFailure]:  # fmt: skip
+              names: Callable[[], Mapping[Any, str]]) -> list[GuardFailure]:  # fmt: skip
         """The guards that ``inputs`` (values by source root name) violate; [] when all hold.
 
-        ``sources`` gives every source string, to show the values a failed guard saw.
+        ``names`` gives each symbol's source, to show the values a failed guard saw.
         """
         if self._all_code is None or self._all_code[0] is not guards:
-            source = " and ".join(f"({g.python})" for g in guards) or "True"
-            self._all_code = (guards, compile(source, "<guards>", "eval"))
-        try:  # the fast path: every guard at once, as one compiled ``and``
-            if eval(self._all_code[1], {"math": math}, dict(inputs)):  # noqa: S307 - our own source
-                return []
-        except (ArithmeticError, NameError, AttributeError, IndexError, TypeError):
-            pass  # one guard by one below finds which (and names a missing input)
+            both = " and ".join(f"({g.python})" for g in guards) or "True"
+            each = "(" + "".join(f"({g.python}), " for g in guards) + ")"
+            self._all_code = (guards, compile(both, "<guards>", "eval"), compile(each, "<guards>", "eval"))
         namespace: dict[str, object] = {"math": math, **inputs}
-        failed = [g for g in guards if not self._holds(g, namespace)]
-        return [GuardFailure(g, _source_values(g, sources(), namespace)) for g in failed]
+        try:  # every guard in one compiled ``and``; then, if one fails, all in one tuple
+            if eval(self._all_code[1], dict(namespace)):  # noqa: S307 - our own source
+                return []
+            held = eval(self._all_code[2], dict(namespace))  # noqa: S307 - our own source
+            failed = [g for g, ok in zip(guards, held, strict=True) if not ok]
+        except (ArithmeticError, NameError, AttributeError, IndexError, TypeError):
+            # one guard by one: a // 0 fails only its guard; a missing input is named
+            failed = [g for g in guards if not self._holds(g, namespace)]
+        return [GuardFailure(g, self._values_read(g, names, namespace)) for g in failed]
+
+    def _values_read(self, g: Guard, names: Callable[[], Mapping[Any, str]],
+                     namespace: dict[str, object]) -> dict[str, object]:  # fmt: skip
+        """The value of each source ``g`` reads (an input's own guard reads its source too)."""
+        reads = self._reads.get(g.python)
+        if reads is None:
+            symbol_names = names()
+            sources = sorted({symbol_names.get(s, s.name) for s in g.expr.free_symbols})
+            reads = self._reads[g.python] = [(s, compile(s, "<source>", "eval")) for s in sources if s in g.python]
+        values: dict[str, object] = {}
+        for source, code in reads:
+            try:
+                values[source] = eval(code, namespace)  # noqa: S307 - a source string we created
+            except Exception:  # noqa: BLE001 - a value we cannot show is left out of the message
+                continue
+        return values
 
     def _holds(self, g: Guard, namespace: dict[str, object]) -> bool:
         code = self._compiled.get(g.python)
@@ -332,17 +355,6 @@ def _bound_guards(k: Knowledge, hints: Collection[Any], range_origin: Mapping[An
             python = f"{int(r.lower)} <= {names.get(symbol, str(symbol))} <= {int(r.upper)}"
         out.append(Guard(expr, text, python, origin, "bound"))
     return out
-
-
-def _source_values(g: Guard, sources: Collection[str], ns: dict[str, object]) -> dict[str, object]:
-    values: dict[str, object] = {}
-    for source in sorted(sources):
-        if source in g.python:
-            try:
-                values[source] = eval(source, ns)  # noqa: S307 - a source string we created
-            except Exception:  # noqa: BLE001 - a value we cannot show is left out of the message
-                continue
-    return values
 
 
 def _within(inner: ValueRanges, outer: ValueRanges) -> bool:
