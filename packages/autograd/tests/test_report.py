@@ -121,3 +121,24 @@ def test_70b_layer_without_allocating() -> None:
         oracle_x = torch.empty(1, 4096, 8192, dtype=torch.bfloat16)
     theirs = _torch_saved(theirs_mode, oracle_model, oracle_x)
     assert _specs(report) == [(_spec(s, d), d) for s, d in theirs]
+
+
+def test_custom_function_entries_name_its_node() -> None:
+    from torchshade.autograd import Function
+
+    class Exp2(Function):
+        @staticmethod
+        def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+            y = x.exp2()
+            ctx.save_for_backward(x, y)
+            return y
+
+        @staticmethod
+        def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+            x, y = ctx.saved_tensors
+            out: torch.Tensor = grad * y * 0.6931471805599453
+            return out
+
+    w = torch.randn(4, 4, requires_grad=True)
+    report = saved_tensors_report(lambda x: Exp2.apply(x @ w), torch.randn(2, 4))
+    assert [e.op for e in report.entries] == ["matmul", "Exp2Backward", "Exp2Backward"]

@@ -33,15 +33,19 @@ def test_unpack_gives_back_an_input_as_it_is() -> None:
     assert sv.version == h._version == 0
 
 
-def test_output_is_kept_detached_sharing_data_and_version() -> None:
+def test_output_comes_back_attached_while_alive_else_as_its_detached_alias() -> None:
     x = torch.randn(3, requires_grad=True)
     y = x.exp()
+    expected = y.detach().clone()
     sv = SavedVariable(y, is_output=True)
+    assert sv.unpack() is y  # attached to its node, as torch's unpack gives it
+    pointer = y.data_ptr()
+    del y
+    gc.collect()
     out = sv.unpack()
     assert out is not None
-    assert out.grad_fn is None
-    assert out.data_ptr() == y.data_ptr()
-    torch.testing.assert_close(out, y.detach())
+    assert out.grad_fn is None and out.data_ptr() == pointer
+    torch.testing.assert_close(out, expected)
 
 
 def test_modified_in_place_names_tensor_node_and_versions_like_torch() -> None:

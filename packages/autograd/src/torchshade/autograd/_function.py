@@ -28,6 +28,7 @@ unless the graph is retained, as torch does.
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +54,15 @@ class _SavedOutput:
         self.desc = tensor_str(t)
 
 
+class _Saving(threading.local):
+    """The node whose forward is saving tensors now, per thread (for saved_tensors_report)."""
+
+    node: str | None = None
+
+
+SAVING = _Saving()
+
+
 def _keep_graph() -> bool:
     try:
         return torch._C._autograd._get_current_graph_task_keep_graph()
@@ -74,12 +84,16 @@ class _SavedCtx(BackwardCFunction):
         out_nr = {id(o): i for i, o in enumerate(outs) if isinstance(o, torch.Tensor)}
         saved: list[SavedVariable | _SavedOutput] = []
         to_torch: list[torch.Tensor] = []
-        for t in pending:
-            if t is not None and id(t) in out_nr:
-                saved.append(_SavedOutput(len(to_torch), t, out_nr[id(t)]))
-                to_torch.append(t)
-            else:
-                saved.append(SavedVariable(t))
+        outer, SAVING.node = SAVING.node, type(self).__name__
+        try:
+            for t in pending:
+                if t is not None and id(t) in out_nr:
+                    saved.append(_SavedOutput(len(to_torch), t, out_nr[id(t)]))
+                    to_torch.append(t)
+                else:
+                    saved.append(SavedVariable(t))
+        finally:
+            SAVING.node = outer
         FunctionCtx.save_for_backward(self, *to_torch)
         self.__dict__["_ts_saved"] = saved
 

@@ -31,6 +31,7 @@ from torchshade.fake import FakeTensor, FakeTensorMode
 
 from ._errors import tensor_str
 from ._frames import user_line
+from ._function import SAVING
 from ._hooks import saved_tensors_hooks
 
 
@@ -41,7 +42,7 @@ class SavedTensorEntry:
     spec: str  # f32[8, 4096]
     dtype: torch.dtype
     nbytes: int | torch.SymInt
-    op: str  # the torch function that saved it, e.g. "linear"
+    op: str  # the torch function that saved it ("linear"), or the node ("Exp2Backward")
     line: str  # the user's file:line
     is_leaf: bool  # a parameter or an input rather than an activation
 
@@ -108,7 +109,10 @@ class _Recorder:
         nbytes = t.numel() * t.element_size()
         base = t._base
         is_leaf = t.is_leaf or (base is not None and base.is_leaf)  # W.t() of a weight too
-        entry = SavedTensorEntry(tensor_str(t), t.dtype, nbytes, self.op.current, user_line(), is_leaf)
+        op = self.op.current if SAVING.node is None else SAVING.node
+        if op == "?" and t.grad_fn is not None:  # torch saves outputs after the function returned
+            op = t.grad_fn.name()
+        entry = SavedTensorEntry(tensor_str(t), t.dtype, nbytes, op, user_line(), is_leaf)
         self.entries.append(entry)
         key = int(t.untyped_storage()._cdata)
         seen = self.storages.get(key)

@@ -15,9 +15,11 @@ What it keeps, as torch does:
   detached alias (same storage, same version counter); of its ``grad_fn``
   only the name is kept, so that the node and the tensor do not keep each
   other alive (torch's C++ nodes cannot be referenced weakly from Python).
-  Python has no way to make a tensor whose ``grad_fn`` is a given node, so
-  ``unpack`` gives the alias back detached; ``Function`` hands outputs to
-  torch's own saving so that double backward through them works.
+  ``unpack`` gives back the output itself, attached to its node, while
+  something else keeps it alive (a weak reference finds it), and otherwise
+  the detached alias: Python has no way to make a tensor whose ``grad_fn``
+  is a given node.  ``Function`` hands outputs to torch's own saving so that
+  double backward through them always works.
 
 With hooks (``register_hooks``, or ``saved_tensors_hooks`` active when the
 variable is made), only the packed value and a weak reference to the tensor
@@ -138,14 +140,13 @@ class SavedVariable:
         current = self._data
         if self._hooks is not None and self._ref is not None:
             current = self._ref()
-        if current is None and self._hooks is None:
-            return None
-        if current is not None and current._version != self._version:
-            raise version_error(current, self._version, self._node_name(), self._output_nr)
-        if current is not None and self._detached_in_place(current, saved_for):
-            raise SavedTensorDetachedError(DETACHED.format(tensor=self._desc))
+        if current is not None:
+            if current._version != self._version:
+                raise version_error(current, self._version, self._node_name(), self._output_nr)
+            if self._detached_in_place(current, saved_for):
+                raise SavedTensorDetachedError(DETACHED.format(tensor=self._desc))
         if self._hooks is None:
-            return current
+            return None if current is None else self._reattached(current)
         value = self._hooks[1](self._packed)
         if not isinstance(value, torch.Tensor):
             raise SavedTensorHooksError(
@@ -159,6 +160,14 @@ class SavedVariable:
         self._freed = True
         self._data = None
         self._packed = None
+
+    def _reattached(self, data: torch.Tensor) -> torch.Tensor:
+        """An output as the tensor itself while it lives (attached to its node), else the alias."""
+        if self._is_output:
+            original = self._original()
+            if original is not None and original.grad_fn is not None:
+                return original
+        return data
 
     def _node_name(self) -> str | None:
         return self._producer
