@@ -1,18 +1,24 @@
-"""Forward passes of GPT-2-small and Llama-style 7B and 70B under fake tensors: ours against torch's.
+"""Forward passes of GPT-2-small, Llama-style 7B and 70B and a ResNet-50 under fake tensors: ours against torch's.
 
 Each model is written below in plain torch.nn and built on the meta device
-(no weight is ever allocated). A run converts every parameter and buffer with
-`mode.from_tensor(p, static_shapes=True)`, converts a token batch, and calls
-the model with `torch.func.functional_call` inside the mode. Five variants run
-in one process, alternating, `--repeats` times each:
+(no weight is ever allocated). A run converts every parameter and buffer,
+converts the input batch, and calls the model with
+`torch.func.functional_call` inside the mode. Seven variants run in one
+process, alternating, `--repeats` times each:
 
     meta        the model called on meta tensors, no mode: the floor
     torch       torch's FakeTensorMode, static sizes
     ours        torchshade.fake's FakeTensorMode, static sizes
-    torch+SE    torch's mode with torch's ShapeEnv; batch and sequence are
-                symbols (run under enable_python_dispatcher(), as torch's own
-                tracers run it)
-    ours+SE     our mode with our ShapeEnv; batch and sequence are symbols
+    torch+SE    torch's mode with torch's ShapeEnv; weights converted with
+                static_shapes=True, so only the input's dimensions (batch and
+                sequence, or batch, height and width) are symbols (run under
+                enable_python_dispatcher(), as torch's own tracers run it)
+    ours+SE     our mode with our ShapeEnv, the same two (or three) symbols
+    torch+SE*   every dimension symbolic: every parameter, buffer and input
+                converted with `mode.from_tensor(t)` and the ShapeEnv's
+                default policy (what make_fx(..., tracing_mode="symbolic")
+                does); the hardest common variant
+    ours+SE*    the same, ours
 
 Times include making the mode and converting the weights. The table shows
 medians of the warm runs, and the ratio ours/torch as the median over rounds
@@ -74,6 +80,8 @@ CONFIGS = {
     "gpt2": Config("gpt2", "gpt2", 12, 768, 12, 12, 3072, 50257, 1024, torch.float32),
     "llama-7b": Config("llama-7b", "llama", 32, 4096, 32, 32, 11008, 32000, 4096, torch.bfloat16),
     "llama-70b": Config("llama-70b", "llama", 80, 8192, 64, 8, 28672, 32000, 4096, torch.bfloat16),
+    # ResNet-50: `layers` counts bottleneck blocks (3, 4, 6, 3 per stage), `dim` the image side.
+    "resnet50": Config("resnet50", "resnet", 16, 224, 0, 0, 0, 1000, 0, torch.float32),
 }
 
 
@@ -194,11 +202,64 @@ class Llama(nn.Module):
         return logits
 
 
+class Bottleneck(nn.Module):
+    """ResNet's 1x1 -> 3x3 (strided) -> 1x1 block with batch norms and a projected shortcut."""
+
+    def __init__(self, inplanes: int, planes: int, stride: int) -> None:
+        super().__init__()
+        out = planes * 4
+        self.conv1, self.bn1 = nn.Conv2d(inplanes, planes, 1, bias=False), nn.BatchNorm2d(planes)
+        self.conv2, self.bn2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False), nn.BatchNorm2d(planes)
+        self.conv3, self.bn3 = nn.Conv2d(planes, out, 1, bias=False), nn.BatchNorm2d(out)
+        self.downsample = None
+        if stride != 1 or inplanes != out:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, out, 1, stride, bias=False), nn.BatchNorm2d(out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = F.relu(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return F.relu(y + shortcut)
+
+
+class ResNet(nn.Module):
+    """ResNet-50 (torchvision's layout) in eval mode; `blocks` cuts the 16 bottlenecks short."""
+
+    def __init__(self, c: Config) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                                  nn.MaxPool2d(3, 2, 1))
+        blocks: list[nn.Module] = []
+        inplanes = 64
+        for stage, (planes, count) in enumerate(zip((64, 128, 256, 512), (3, 4, 6, 3))):
+            for i in range(count):
+                if len(blocks) < c.layers:
+                    blocks.append(Bottleneck(inplanes, planes, 2 if i == 0 and stage > 0 else 1))
+                inplanes = planes * 4
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(2048, c.vocab)
+        self.eval()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.blocks(self.stem(images))
+        x = F.pad(x, (0, 0, 0, 0, 0, 2048 - x.shape[1]))  # a cut-short network still feeds fc
+        logits: torch.Tensor = self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        return logits
+
+
 def build(c: Config) -> nn.Module:
     """The model on the meta device, in its dtype."""
     with torch.device("meta"):
-        model: nn.Module = GPT2(c) if c.family == "gpt2" else Llama(c)
+        model: nn.Module = GPT2(c) if c.family == "gpt2" else Llama(c) if c.family == "llama" else ResNet(c)
     return model.to(c.dtype) if c.dtype != torch.float32 else model
+
+
+def example_input(c: Config, batch: int, seq: int) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """The model's input on the meta device and the size its output must have."""
+    if c.family == "resnet":
+        return torch.zeros(batch, 3, c.dim, c.dim, device="meta"), (batch, c.vocab)
+    return torch.zeros(batch, seq, dtype=torch.long, device="meta"), (batch, seq, c.vocab)
 
 
 # ----------------------------------------------------------------------------
@@ -207,11 +268,15 @@ def build(c: Config) -> nn.Module:
 
 @dataclass(frozen=True)
 class Variant:
-    """One column of the table: a side (None: plain meta tensors) and a pass."""
+    """One column of the table: a side (None: plain meta tensors) and a pass.
+
+    `symbolic`: a ShapeEnv; `every_dim`: weights symbolic too, not only the input.
+    """
 
     label: str
     side: Side | None
     symbolic: bool
+    every_dim: bool = False
 
 
 def forward(variant: Variant, model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
@@ -222,7 +287,8 @@ def forward(variant: Variant, model: nn.Module, tokens: torch.Tensor) -> torch.T
         return out
     mode = side.make_mode(variant.symbolic)
     tensors = chain(model.named_parameters(), model.named_buffers())
-    state = {name: mode.from_tensor(t, static_shapes=True) for name, t in tensors}
+    static = not variant.every_dim
+    state = {name: mode.from_tensor(t, static_shapes=static) for name, t in tensors}
     fake_tokens = mode.from_tensor(tokens)
     with entered(side, mode, variant.symbolic):
         fake_out: torch.Tensor = torch.func.functional_call(model, state, (fake_tokens,))
@@ -261,11 +327,11 @@ class Timing:
 def bench(c: Config, variants: Sequence[Variant], repeats: int, batch: int, seq: int) -> Timing:
     """`repeats` + 1 alternating rounds over the variants (the first is the cold run)."""
     model = build(c)
-    tokens = torch.zeros(batch, seq, dtype=torch.long, device="meta")
+    inputs, expected = example_input(c, batch, seq)
     runs: dict[str, list[float]] = {v.label: [] for v in variants}
     for _ in range(repeats + 1):
         for v in variants:
-            runs[v.label].append(timed(v, model, tokens, (batch, seq, c.vocab)))
+            runs[v.label].append(timed(v, model, inputs, expected))
     return Timing(c, runs)
 
 
@@ -295,10 +361,10 @@ def child(model: str, variant: str, args: argparse.Namespace) -> None:
     """The body of a memory child: build, run once (unless variant is "baseline"), print VmHWM."""
     c = CONFIGS[model]
     built = build(c)
-    tokens = torch.zeros(args.batch, args.seq, dtype=torch.long, device="meta")
+    inputs, expected = example_input(c, args.batch, args.seq)
     if variant != "baseline":
         chosen = {v.label: v for v in variants(args)}[variant]
-        timed(chosen, built, tokens, (args.batch, args.seq, c.vocab))
+        timed(chosen, built, inputs, expected)
     print(f"{vm_hwm_mb():.1f}")
 
 
@@ -315,20 +381,25 @@ def variants(args: argparse.Namespace) -> list[Variant]:
         Variant("ours", ours, False),
         Variant("torch+SE", torch_side, True),
         Variant("ours+SE", ours, True),
+        Variant("torch+SE*", torch_side, True, every_dim=True),
+        Variant("ours+SE*", ours, True, every_dim=True),
     ]
 
 
 def print_table(title: str, timings: Sequence[Timing], seconds: Callable[[Timing, str], float],
                 ratio: Callable[[Timing, str, str], float]) -> None:
-    """One row per model: ms per variant, and ours / torch static and with a ShapeEnv."""
+    """One row per model: ms per variant, and ours / torch static, with a ShapeEnv (input
+    dimensions symbolic) and with every dimension symbolic; last, ours+SE over our static time."""
     print(f"\n{title}")
-    head = ["model", "layers", "meta", "torch", "ours", "ratio", "torch+SE", "ours+SE", "ratio"]
+    head = ["model", "layers", "meta", "torch", "ours", "ratio", "torch+SE", "ours+SE", "ratio",
+            "torch+SE*", "ours+SE*", "ratio*", "SE/static"]
     print("".join(f"{h:>10}" for h in head))
     for t in timings:
         ms = {label: 1000 * seconds(t, label) for label in t.runs}
         cells = [t.config.name, str(t.config.layers), f"{ms['meta']:.0f}", f"{ms['torch']:.0f}", f"{ms['ours']:.0f}",
                  f"{ratio(t, 'ours', 'torch'):.2f}x", f"{ms['torch+SE']:.0f}", f"{ms['ours+SE']:.0f}",
-                 f"{ratio(t, 'ours+SE', 'torch+SE'):.2f}x"]
+                 f"{ratio(t, 'ours+SE', 'torch+SE'):.2f}x", f"{ms['torch+SE*']:.0f}", f"{ms['ours+SE*']:.0f}",
+                 f"{ratio(t, 'ours+SE*', 'torch+SE*'):.2f}x", f"{ratio(t, 'ours+SE', 'ours'):.2f}x"]
         print("".join(f"{c:>10}" for c in cells))
 
 
@@ -340,7 +411,8 @@ def print_timings(timings: Sequence[Timing], repeats: int) -> None:
 
 
 def print_memory(args: argparse.Namespace) -> None:
-    labels = ["baseline", "ours", "ours+SE"] if args.quick else ["baseline", "ours", "ours+SE", "torch", "torch+SE"]
+    labels = ["baseline", "ours", "ours+SE"] if args.quick else ["baseline", "ours", "ours+SE", "ours+SE*", "torch",
+                                                                 "torch+SE", "torch+SE*"]
     print("\npeak resident memory (VmHWM), llama-70b, all 80 layers, one forward pass in a fresh process")
     for label in labels:
         print(f"{label:>10}  {peak_memory_mb('llama-70b', label, args):8.0f} MB")
@@ -349,7 +421,7 @@ def print_memory(args: argparse.Namespace) -> None:
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--models", default="gpt2,llama-7b,llama-70b", help=f"comma-separated, of {', '.join(CONFIGS)}")
+    parser.add_argument("--models", default="gpt2,llama-7b,llama-70b,resnet50", help=f"comma-separated, of {', '.join(CONFIGS)}")
     parser.add_argument("--repeats", type=int, default=3, help="warm runs per variant (default 3)")
     parser.add_argument("--quick", action="store_true", help="2 repeats, 4 layers per model, less memory")
     parser.add_argument("--layers", type=int, help="cut every model to L layers (memory is always measured in full)")
