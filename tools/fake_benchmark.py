@@ -19,6 +19,9 @@ process, alternating, `--repeats` times each:
                 default policy (what make_fx(..., tracing_mode="symbolic")
                 does); the hardest common variant
     ours+SE*    the same, ours
+    torch+SE*d  every dimension symbolic and every dimension its own symbol
+                (ShapeEnv(duck_shape=False)): the most symbols and guards
+    ours+SE*d   the same, ours
 
 Times include making the mode and converting the weights. The table shows
 medians of the warm runs, and the ratio ours/torch as the median over rounds
@@ -39,6 +42,7 @@ next to a baseline process that only imports torch and builds the model.
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import statistics
 import subprocess
@@ -49,6 +53,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -372,6 +377,17 @@ def child(model: str, variant: str, args: argparse.Namespace) -> None:
 # The command line
 
 
+def distinct_side(side: Side, fake_module: str, shapes_module: str) -> Side:
+    """``side`` with ``ShapeEnv(duck_shape=False)``: no two dimensions share a symbol."""
+    mode_class: Any = getattr(importlib.import_module(fake_module), "FakeTensorMode")
+    env_class: Any = getattr(importlib.import_module(shapes_module), "ShapeEnv")
+
+    def make_mode(symbolic: bool) -> Any:
+        return mode_class(allow_non_fake_inputs=True, shape_env=env_class(duck_shape=False) if symbolic else None)
+
+    return Side(f"{side.name}-distinct", make_mode, side.python_dispatcher)
+
+
 def variants(args: argparse.Namespace) -> list[Variant]:
     torch_side = load_side("torch", TORCH_FAKE, TORCH_SHAPES, python_dispatcher=True)
     ours = load_side("ours", args.ours, args.ours_shapes)
@@ -383,6 +399,8 @@ def variants(args: argparse.Namespace) -> list[Variant]:
         Variant("ours+SE", ours, True),
         Variant("torch+SE*", torch_side, True, every_dim=True),
         Variant("ours+SE*", ours, True, every_dim=True),
+        Variant("torch+SE*d", distinct_side(torch_side, TORCH_FAKE, TORCH_SHAPES), True, every_dim=True),
+        Variant("ours+SE*d", distinct_side(ours, args.ours, args.ours_shapes), True, every_dim=True),
     ]
 
 
@@ -392,15 +410,16 @@ def print_table(title: str, timings: Sequence[Timing], seconds: Callable[[Timing
     dimensions symbolic) and with every dimension symbolic; last, ours+SE over our static time."""
     print(f"\n{title}")
     head = ["model", "layers", "meta", "torch", "ours", "ratio", "torch+SE", "ours+SE", "ratio",
-            "torch+SE*", "ours+SE*", "ratio*", "SE/static"]
-    print("".join(f"{h:>10}" for h in head))
+            "torch+SE*", "ours+SE*", "ratio*", "torch+SE*d", "ours+SE*d", "ratio*d", "SE/static"]
+    print("".join(f"{h:>11}" for h in head))
     for t in timings:
         ms = {label: 1000 * seconds(t, label) for label in t.runs}
         cells = [t.config.name, str(t.config.layers), f"{ms['meta']:.0f}", f"{ms['torch']:.0f}", f"{ms['ours']:.0f}",
                  f"{ratio(t, 'ours', 'torch'):.2f}x", f"{ms['torch+SE']:.0f}", f"{ms['ours+SE']:.0f}",
                  f"{ratio(t, 'ours+SE', 'torch+SE'):.2f}x", f"{ms['torch+SE*']:.0f}", f"{ms['ours+SE*']:.0f}",
-                 f"{ratio(t, 'ours+SE*', 'torch+SE*'):.2f}x", f"{ratio(t, 'ours+SE', 'ours'):.2f}x"]
-        print("".join(f"{c:>10}" for c in cells))
+                 f"{ratio(t, 'ours+SE*', 'torch+SE*'):.2f}x", f"{ms['torch+SE*d']:.0f}", f"{ms['ours+SE*d']:.0f}",
+                 f"{ratio(t, 'ours+SE*d', 'torch+SE*d'):.2f}x", f"{ratio(t, 'ours+SE', 'ours'):.2f}x"]
+        print("".join(f"{c:>11}" for c in cells))
 
 
 def print_timings(timings: Sequence[Timing], repeats: int) -> None:

@@ -20,6 +20,7 @@ Python would and applies a few local rules in ``eval`` (never
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sympy
@@ -291,6 +292,44 @@ Lt2 = _same_or(_fold_or(sympy.Lt, _rel_fold(lambda a, b: a < b)), lambda a: symp
 Le2 = _same_or(_fold_or(sympy.Le, _rel_fold(lambda a, b: a <= b)), lambda a: sympy.true)
 Gt2 = _same_or(_fold_or(sympy.Gt, _rel_fold(lambda a, b: a > b)), lambda a: sympy.false)
 Ge2 = _same_or(_fold_or(sympy.Ge, _rel_fold(lambda a, b: a >= b)), lambda a: sympy.true)
+
+
+_REBUILD: dict[Any, Any] = {
+    sympy.Eq: Eq2, sympy.Ne: Ne2, sympy.Lt: Lt2, sympy.Le: Le2, sympy.Gt: Gt2, sympy.Ge: Ge2,
+}  # fmt: skip
+
+
+def rebuild(e: Any, args: Sequence[Any]) -> Any:
+    """``e.func(*args)``, but relationals and two-argument Max/Min are built without
+    sympy's assumption-driven evaluation (numbers still fold): rewriting deep inside a
+    condition must not cost a trip through ``is_eq`` for every enclosing relational."""
+    build = _REBUILD.get(type(e))
+    if build is not None:
+        return build(*args)
+    if len(args) == 2 and type(e) is sympy.Max:
+        return Max2(*args)
+    if len(args) == 2 and type(e) is sympy.Min:
+        return Min2(*args)
+    return e.func(*args)
+
+
+def substitute(expr: Any, mapping: Mapping[Any, Any]) -> Any:
+    """``expr.xreplace(mapping)``, rebuilding through ``rebuild``."""
+    memo: dict[Any, Any] = {}
+
+    def walk(e: Any) -> Any:
+        found = mapping.get(e)
+        if found is not None:
+            return found
+        if e.is_Atom:
+            return e
+        done = memo.get(e)
+        if done is None:
+            args = [walk(a) for a in e.args]
+            done = memo[e] = e if all(a is b for a, b in zip(args, e.args)) else rebuild(e, args)
+        return done
+
+    return walk(expr)
 
 
 def is_bool_expr(expr: Any) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 
 import sympy
 
-from ._expr import FloorDiv, PyMod, is_bool_expr
+from ._expr import FloorDiv, PyMod, is_bool_expr, rebuild, substitute
 from ._ranges import RELATIONAL_OPS, UNKNOWN, Bounder, ValueRanges, _compare, _corners
 
 NEGATE = {sympy.Eq: sympy.Ne, sympy.Ne: sympy.Eq, sympy.Lt: sympy.Ge, sympy.Ge: sympy.Lt,
@@ -34,14 +34,27 @@ def negate(expr: Any) -> Any:
     """The logical negation, keeping relationals relational (``Not(a < b)`` -> ``a >= b``)."""
     op = NEGATE.get(type(expr))
     if op is not None:
-        return op(*expr.args)
+        return rebuild(op(*expr.args, evaluate=False), expr.args)  # numbers fold, nothing else evaluates
     if isinstance(expr, sympy.Not):
         return expr.args[0]
     return sympy.Not(expr)
 
 
+# canonical_diff is a pure function of the (interned) expression: its answers are kept.
+_DIFFS: dict[Any, tuple[str, Any]] = {}
+
+
 def canonical_diff(expr: Any) -> tuple[str, Any]:
     """A relational as ``(op, d)`` meaning ``d op 0``, with ``>``/``>=`` flipped."""
+    found = _DIFFS.get(expr)
+    if found is None:
+        if len(_DIFFS) > 100_000:
+            _DIFFS.clear()
+        found = _DIFFS[expr] = _canonical_diff(expr)
+    return found
+
+
+def _canonical_diff(expr: Any) -> tuple[str, Any]:
     op = RELATIONAL_OPS[type(expr)]
     diff = expr.args[0] - expr.args[1]
     if op in (">", ">="):
@@ -80,6 +93,7 @@ class Knowledge:
         self._subst_version = 0  # bumped when replacements or divisibility change
         self._users: dict[Any, set[Any]] = {}  # symbol -> replaced symbols whose value has it
         self._cache_version = 0
+        self._bounder: Bounder | None = None
         # Symbols with a user's Dim: replaced only when nothing else can be.
         self.protected: set[Any] = set()
 
@@ -95,7 +109,15 @@ class Knowledge:
         if self._cache_version != self.version:
             self._simplified.clear()
             self._static.clear()
+            self._bounder = None
             self._cache_version = self.version
+
+    def bounder(self) -> Bounder:
+        """A bounder over what is known now, its memo shared until something is learned."""
+        self._sync()
+        if self._bounder is None:
+            self._bounder = _FactBounder(self)
+        return self._bounder
 
     def simplify(self, expr: Any) -> Any:
         """``expr`` with replacements and divisibility applied (cached, bounded work)."""
@@ -116,7 +138,7 @@ class Knowledge:
             return cached[1]
         found = expr
         if self.replacements and not expr.is_Atom:
-            found = found.xreplace(self.replacements)
+            found = substitute(found, self.replacements)
         elif expr in self.replacements:
             found = self.replacements[expr]
         if self.divisible and found.has(PyMod, FloorDiv):
@@ -146,14 +168,14 @@ class Knowledge:
                 k = int(args[1])
                 if all(multiple(t, k) for t in sympy.Add.make_args(args[0])):
                     return sympy.Integer(0) if isinstance(e, PyMod) else args[0] / k
-            return e.func(*args) if args != list(e.args) else e
+            return rebuild(e, args) if args != list(e.args) else e
 
         return rewrite(expr)
 
     def _drop_dominated(self, expr: Any) -> Any:
         """Rewrites the ranges justify: ``Max(1, s0)`` -> ``s0`` when s0 >= 1 (likewise
         Min, see ``_dominant``); ``x // y`` -> 0 and ``x % y`` -> x when 0 <= x < y."""
-        bounder = _FactBounder(self)
+        bounder = self.bounder()
 
         def rewrite(e: Any) -> Any:
             if e.is_Atom:
@@ -165,13 +187,13 @@ class Knowledge:
                     return sympy.Integer(0) if isinstance(e, FloorDiv) else x
             if isinstance(e, (sympy.Max, sympy.Min)):
                 return _dominant(bounder, e, args)
-            return e.func(*args) if args != list(e.args) else e
+            return rebuild(e, args) if args != list(e.args) else e
 
         return rewrite(expr)
 
     def bound(self, expr: Any) -> ValueRanges:
         """The value range of ``expr`` under everything known."""
-        return _FactBounder(self).bound(self.simplify(expr))
+        return self.bounder().bound(self.simplify(expr))
 
     def evaluate_static(self, expr: Any) -> Any:
         """``expr``'s value if decided without a guard (sympy true/false/number), else None."""
@@ -227,7 +249,9 @@ class Knowledge:
             self.bool_facts[fact] = True
             self.bool_facts[negate(fact)] = False
             return [Learned("fact")]
-        return [self._learn_relational(fact)]
+        learned = self._learn_relational(fact)
+        self.version += 1  # what was computed while learning saw half of it
+        return [learned]
 
     def _learn_relational(self, fact: Any) -> Learned:
         op, d = canonical_diff(fact)
@@ -372,7 +396,7 @@ def _dominant(bounder: Bounder, e: Any, args: list[Any]) -> Any:
     for i, (x, r) in enumerate(zip(kept, ranges)):
         if all(_wins(bounder, x, o, r, ro, is_max) for j, (o, ro) in enumerate(zip(kept, ranges)) if j != i):
             return x
-    return e.func(*kept) if kept != list(e.args) else e
+    return rebuild(e, kept) if kept != list(e.args) else e
 
 
 def _wins(bounder: Bounder, x: Any, o: Any, r: ValueRanges, ro: ValueRanges, is_max: bool) -> bool:

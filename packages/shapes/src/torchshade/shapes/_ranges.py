@@ -233,22 +233,36 @@ def _is_small_polynomial(e: Any) -> bool:
     return bool((e.is_Add or e.is_Mul) and len(e.args) <= 8 and all(_is_small_polynomial(a) for a in e.args))
 
 
+# _shifted_bound's answers: a pure function of the polynomial and its symbols' ranges,
+# so they are kept for the process (bounded: cleared when full).
+_SHIFTED: dict[tuple[Any, tuple[tuple[Any, ValueRanges], ...]], ValueRanges | None] = {}
+_SHIFTED_MAX = 50_000
+
+
 def _shifted_bound(b: Bounder, e: Any) -> ValueRanges | None:
     """Bound a polynomial after moving each symbol to its lower bound: with a, b >= 2,
     ``a*b - a - b`` becomes ``p*q + p + q`` (p, q >= 0), plainly >= 0."""
-    if not _is_small_polynomial(e) or len(e.free_symbols) > 4:
+    if len(e.free_symbols) > 4 or not _is_small_polynomial(e):
         return None
-    shift, ranges = {}, {}
-    for s in e.free_symbols:
-        r = b.bound(s)
-        if math.isinf(r.lower):
-            return None
-        t = sympy.Dummy(integer=True, nonnegative=True)
-        shift[s] = t + int(r.lower)
-        ranges[t] = ValueRanges(0, r.upper - r.lower)
-    if all(r.lower == 0 for r in map(b.bound, e.free_symbols)):
+    symbols = sorted(e.free_symbols, key=str)
+    key = (e, tuple((s, b.bound(s)) for s in symbols))
+    if key in _SHIFTED:
+        return _SHIFTED[key]
+    if len(_SHIFTED) >= _SHIFTED_MAX:
+        _SHIFTED.clear()
+    _SHIFTED[key] = found = _shift_and_bound(e, key[1])
+    return found
+
+
+def _shift_and_bound(e: Any, ranges: tuple[tuple[Any, ValueRanges], ...]) -> ValueRanges | None:
+    if any(math.isinf(r.lower) for _, r in ranges) or all(r.lower == 0 for _, r in ranges):
         return None  # nothing to shift (and the shifted bound must not shift again)
-    return bound(sympy.expand(e.xreplace(shift)), ranges)
+    shift, shifted = {}, {}
+    for i, (s, r) in enumerate(ranges):
+        t = sympy.Symbol(f"_shift{i}", integer=True, nonnegative=True)
+        shift[s] = t + int(r.lower)
+        shifted[t] = ValueRanges(0, r.upper - r.lower)
+    return bound(sympy.expand(e.xreplace(shift)), shifted)
 
 
 def _common_factor(e: Any) -> tuple[Any, Any, Any] | None:
