@@ -332,11 +332,49 @@ def substitute(expr: Any, mapping: Mapping[Any, Any]) -> Any:
     return walk(expr)
 
 
+# The rewriting-relevant function classes each expression contains: a pure function
+# of the (interned) expression, kept for the process (bounded).
+_KINDS: dict[Any, frozenset[Any]] = {}
+_NONE: frozenset[Any] = frozenset()
+
+
+def kinds(expr: Any) -> frozenset[Any]:
+    """Which of Max, Min, FloorDiv and PyMod occur in ``expr`` (sympy's ``has`` is slow)."""
+    if expr.is_Atom:
+        return _NONE
+    found = _KINDS.get(expr)
+    if found is None:
+        found = frozenset().union(*(kinds(a) for a in expr.args))
+        if type(expr) in _KIND_TYPES:
+            found = found | {type(expr)}
+        if len(_KINDS) > 200_000:
+            _KINDS.clear()
+        _KINDS[expr] = found
+    return found
+
+
+_SYMBOLS: dict[Any, frozenset[Any]] = {}
+
+
+def symbols_in(expr: Any) -> frozenset[Any]:
+    """``expr.free_symbols``, kept per (interned) expression: sympy recomputes it on
+    every access, which costs most on the large expressions that are asked most."""
+    found = _SYMBOLS.get(expr)
+    if found is None:
+        if len(_SYMBOLS) > 200_000:
+            _SYMBOLS.clear()
+        found = _SYMBOLS[expr] = frozenset(expr.free_symbols)
+    return found
+
+
 def is_bool_expr(expr: Any) -> bool:
     """True for sympy booleans, relationals included (sympy's ``is_Boolean`` misses those)."""
     if expr.is_Symbol:  # sympy makes every Symbol a Boolean too; ours are numbers
         return False
     return bool(expr.is_Boolean) or isinstance(expr, sympy.logic.boolalg.Boolean)
+
+
+_KIND_TYPES = frozenset({sympy.Max, sympy.Min, FloorDiv, PyMod})
 
 
 def ceil_div(a: Any, b: Any) -> Any:

@@ -22,12 +22,13 @@ from typing import Any
 
 import sympy
 
-from ._expr import FloorDiv, PyMod, is_bool_expr, rebuild, substitute
+from ._expr import FloorDiv, PyMod, is_bool_expr, kinds, rebuild, substitute, symbols_in
 from ._ranges import RELATIONAL_OPS, UNKNOWN, Bounder, ValueRanges, _compare, _corners
 
 NEGATE = {sympy.Eq: sympy.Ne, sympy.Ne: sympy.Eq, sympy.Lt: sympy.Ge, sympy.Ge: sympy.Lt,
           sympy.Le: sympy.Gt, sympy.Gt: sympy.Le}  # fmt: skip
 NONNEG = ValueRanges(0, math.inf)
+_DIVISIONS = frozenset({FloorDiv, PyMod})
 
 
 def negate(expr: Any) -> Any:
@@ -125,7 +126,7 @@ class Knowledge:
         found = self._simplified.get(expr)
         if found is None:
             found = self._substitute(expr)
-            if not found.is_Atom and found.has(sympy.Max, sympy.Min, FloorDiv, PyMod):
+            if kinds(found):
                 found = self._drop_dominated(found)
             self._simplified[expr] = found
         return found
@@ -141,7 +142,7 @@ class Knowledge:
             found = substitute(found, self.replacements)
         elif expr in self.replacements:
             found = self.replacements[expr]
-        if self.divisible and found.has(PyMod, FloorDiv):
+        if self.divisible and kinds(found) & _DIVISIONS:
             found = self._apply_divisibility(found)
         self._substituted[expr] = (self._subst_version, found)
         return found
@@ -300,7 +301,7 @@ class Knowledge:
 
     def _solve(self, d: Any) -> Learned | None:
         """For ``d == 0`` linear in a symbol with coefficient +-1, replace that symbol."""
-        candidates = sorted(d.free_symbols, key=_symbol_order, reverse=True)
+        candidates = sorted(symbols_in(d), key=_symbol_order, reverse=True)
         candidates.sort(key=lambda s: s in self.protected)
         for s in candidates:
             coeff = d.coeff(s)
@@ -329,14 +330,14 @@ class Knowledge:
         self._subst_version += 1
 
     def _note_users(self, key: Any, value: Any) -> None:
-        for s in value.free_symbols:
+        for s in symbols_in(value):
             self._users.setdefault(s, set()).add(key)
 
     def _learn_symbol_bound(self, op: str, d: Any) -> Learned | None:
         """``c*s + k  op 0`` with one symbol: narrow that symbol's range."""
-        if len(d.free_symbols) != 1:
+        if len(symbols_in(d)) != 1:
             return None
-        (s,) = d.free_symbols
+        (s,) = symbols_in(d)
         coeff = d.coeff(s)
         rest = d - coeff * s
         if not (coeff.is_Integer and coeff != 0 and rest.is_Integer and s.is_integer):
@@ -358,9 +359,9 @@ class Knowledge:
 
     def _learn_excluded_edge(self, d: Any) -> Learned | None:
         """``s != c`` where c is an end of s's range: move that end inwards."""
-        if not (d.is_Add and len(d.free_symbols) == 1):
+        if not (d.is_Add and len(symbols_in(d)) == 1):
             return None
-        (s,) = d.free_symbols
+        (s,) = symbols_in(d)
         if d.coeff(s) not in (1, -1) or not (d - d.coeff(s) * s).is_Integer or not s.is_integer:
             return None
         c = -(d - d.coeff(s) * s) * d.coeff(s)
@@ -403,7 +404,7 @@ def _wins(bounder: Bounder, x: Any, o: Any, r: ValueRanges, ro: ValueRanges, is_
     """``x >= o`` (for Max; ``x <= o`` for Min) wherever both are defined."""
     if (r.lower >= ro.upper) if is_max else (r.upper <= ro.lower):
         return True
-    if not (x.free_symbols & o.free_symbols):
+    if not (symbols_in(x) & symbols_in(o)):
         return False  # uncorrelated: the ranges said all there is
     d = bounder.bound(x - o)
     return bool(d.lower >= 0) if is_max else bool(d.upper <= 0)

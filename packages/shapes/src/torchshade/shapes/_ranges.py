@@ -16,7 +16,7 @@ from typing import Any
 
 import sympy
 
-from ._expr import FloorDiv, IntTrueDiv, PowByNatural, PyMod, ToFloat, is_bool_expr
+from ._expr import FloorDiv, IntTrueDiv, PowByNatural, PyMod, ToFloat, is_bool_expr, symbols_in
 
 Number = int | float
 
@@ -123,7 +123,7 @@ def _div_floordiv(a: ValueRanges, b: ValueRanges, int_divisor: bool = False) -> 
 def _floordiv_expr(b: Bounder, e: Any) -> ValueRanges:
     x, y = e.args
     out = _div_floordiv(b.bound(x), b.bound(y), bool(y.is_integer))
-    if (out.lower == -math.inf or out.upper == math.inf) and x.free_symbols & y.free_symbols:
+    if (out.lower == -math.inf or out.upper == math.inf) and symbols_in(x) & symbols_in(y):
         # Correlated sides: x // y == floor(x / y), and x / y may cancel (-a / (2*a) is -1/2).
         ratio = x / y
         if ratio.is_Rational and x.is_integer and y.is_integer:
@@ -242,9 +242,9 @@ _SHIFTED_MAX = 50_000
 def _shifted_bound(b: Bounder, e: Any) -> ValueRanges | None:
     """Bound a polynomial after moving each symbol to its lower bound: with a, b >= 2,
     ``a*b - a - b`` becomes ``p*q + p + q`` (p, q >= 0), plainly >= 0."""
-    if len(e.free_symbols) > 4 or not _is_small_polynomial(e):
+    if len(symbols_in(e)) > 4 or not _is_small_polynomial(e):
         return None
-    symbols = sorted(e.free_symbols, key=str)
+    symbols = sorted(symbols_in(e), key=str)
     key = (e, tuple((s, b.bound(s)) for s in symbols))
     if key in _SHIFTED:
         return _SHIFTED[key]
