@@ -34,6 +34,16 @@ which makes its dimensions symbols; torch's mode then runs under
 `enable_python_dispatcher()`, as torch's own tracers run it (without it,
 torch fails on ~130 more samples); ours has to turn it on by itself.
 
+With --variants each sample also runs in other memory layouts, with the same
+values, as ops of their own named `OP@VARIANT` (their own table rows):
+
+    channels_last  every 4-d tensor input channels-last, every 5-d one
+                   channels-last-3d (samples with no 4-d/5-d input: none)
+    transposed     every input of 2 or more dimensions column-major in its last
+                   two (`t.mT.contiguous().mT`)
+    sliced         every input of 1 or more dimensions a view taking every
+                   second element of a tensor twice as long in the last one
+
 The samples run in a worker process; when it crashes or hangs, the parent
 records the sample it was on for the side that was running and starts a new
 worker from there, so one segfault costs one sample, not the run.
@@ -45,7 +55,7 @@ is run) runs torch against itself, a check of the harness: both columns must
 then agree sample for sample.
 
     python3 tools/fake_conformance.py [--ops REGEX] [--limit N] [--samples K]
-        [--symbolic] [--markdown] [--verbose] [--timeout S]
+        [--symbolic] [--variants] [--markdown] [--verbose] [--timeout S]
         [--ours torchshade.fake] [--ours-shapes torchshade.shapes]
         [--ours-under-python-dispatcher]
 """
@@ -369,15 +379,15 @@ class SampleResult:
     symbolic: dict[str, bool] = field(default_factory=dict)
 
 
-def run_sample(name: str, index: int, op: Callable[..., object], sample: Any, sides: Sequence[Side], symbolic: bool,
-               timeout: float, skip: Mapping[str, str], announce: Callable[[str], None]) -> SampleResult | None:
+def run_sample(name: str, index: int, op: Callable[..., object], args: tuple[Sequence[object], dict[str, object]],
+               sides: Sequence[Side], symbolic: bool, timeout: float, skip: Mapping[str, str],
+               announce: Callable[[str], None]) -> SampleResult | None:
     """Eager and every side on one sample; None if eager raises (the sample is skipped).
 
     `skip` maps a side (or "eager") to the category it gets without running,
     because running it killed the process before; `announce(side)` is called
     before each side runs, so that the parent knows whom to blame for a crash.
     """
-    args = ((sample.input, *sample.args), dict(sample.kwargs))
     prepared = {}
     for side in sides:
         if side.name not in skip:
@@ -405,6 +415,70 @@ def run_sample(name: str, index: int, op: Callable[..., object], sample: Any, si
         result.outcomes[side.name] = checked(before, outcome)
         result.symbolic[side.name] = symbolic_inputs(prepared[side.name])
     return result
+
+
+# ----------------------------------------------------------------------------
+# Memory-layout variants of a sample: the same values, other strides
+
+
+def _channels_last(t: torch.Tensor) -> torch.Tensor | None:
+    if t.dim() == 4:
+        return t.contiguous(memory_format=torch.channels_last)
+    if t.dim() == 5:
+        return t.contiguous(memory_format=torch.channels_last_3d)
+    return None
+
+
+def _transposed(t: torch.Tensor) -> torch.Tensor | None:
+    return t.mT.contiguous().mT if t.dim() >= 2 else None
+
+
+def _sliced(t: torch.Tensor) -> torch.Tensor | None:
+    if t.dim() == 0:
+        return None
+    wide = t.new_zeros(*t.shape[:-1], 2 * t.shape[-1])
+    wide[..., ::2] = t
+    return wide[..., ::2]
+
+
+VARIANTS: dict[str, Callable[[torch.Tensor], torch.Tensor | None]] = {
+    "channels_last": _channels_last,
+    "transposed": _transposed,
+    "sliced": _sliced,
+}
+VARIANT_MARK = "@"
+
+
+def variant_keys(keys: Sequence[str], variants: Sequence[str]) -> list[str]:
+    """Each op key, followed by its `OP@VARIANT` keys."""
+    return [k for key in keys for k in (key, *(f"{key}{VARIANT_MARK}{v}" for v in variants))]
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """`OP@VARIANT` -> (OP, VARIANT); a plain op key -> (OP, None)."""
+    base, mark, variant = key.partition(VARIANT_MARK)
+    return base, (variant if mark else None)
+
+
+def sample_args(sample: Any, variant: str | None) -> tuple[tuple[Sequence[object], dict[str, object]], bool]:
+    """((args, kwargs) of `sample` in `variant`'s layout, whether the variant changed any input)."""
+    args: tuple[Sequence[object], dict[str, object]] = ((sample.input, *sample.args), dict(sample.kwargs))
+    if variant is None:
+        return args, True
+    transform, changed = VARIANTS[variant], False
+
+    def convert(t: torch.Tensor) -> torch.Tensor:
+        nonlocal changed
+        if t.layout != torch.strided or t.numel() == 0:  # an empty tensor's strides mean nothing
+            return t
+        with torch.no_grad():
+            new = transform(t.detach())
+        if new is None:
+            return t
+        changed = True
+        return new.requires_grad_(t.requires_grad)
+
+    return tree_map(lambda x: convert(x) if isinstance(x, torch.Tensor) else x, args), changed
 
 
 # ----------------------------------------------------------------------------
@@ -485,7 +559,7 @@ def worker(config: dict[str, Any]) -> None:
     """
     sides = [load_side(*spec) for spec in config["sides"]]
     keys: list[str] = config["ops"]
-    by_key: dict[str, Any] = {op_key(op): op for op in select_ops(None, None, names=keys)}
+    by_key: dict[str, Any] = {op_key(op): op for op in select_ops(None, None, names=[split_key(k)[0] for k in keys])}
     skip: dict[tuple[str, str, int], dict[str, str]] = {}
     for pass_, key, index, side, category in config["skip"]:
         skip.setdefault((pass_, key, index), {})[side] = category
@@ -494,20 +568,27 @@ def worker(config: dict[str, Any]) -> None:
         for key in keys[config["start"]:]:
             for pass_ in config["passes"]:
                 began = time.perf_counter()
-                results, skipped = run_op(pass_, key, by_key.get(key), sides, config, skip)
+                results, skipped = run_op(pass_, key, by_key.get(split_key(key)[0]), sides, config, skip)
                 emit("done", [pass_, key, results, skipped, time.perf_counter() - began])
 
 
 def run_op(pass_: str, key: str, op: Any, sides: Sequence[Side], config: dict[str, Any],
            skip: Mapping[tuple[str, str, int], Mapping[str, str]]) -> tuple[list[Any], int]:
-    """(results as JSON data, samples skipped) of one op in one pass, in a worker."""
+    """(results as JSON data, samples skipped) of one op (or `OP@VARIANT`) in one pass, in a worker.
+
+    A sample that the variant leaves unchanged is not run (nor counted).
+    """
     results, skipped = [], 0
+    variant = split_key(key)[1]
     torch.manual_seed(0)
     for index, sample in enumerate(samples_of(op, config["samples"])):
         def announce(side: str, index: int = index) -> None:
             emit("running", [pass_, key, index, side])
 
-        outcome = run_sample(key, index, op, sample, sides, pass_ == "symbolic", config["timeout"],
+        args, changed = sample_args(sample, variant)
+        if not changed:
+            continue
+        outcome = run_sample(key, index, op, args, sides, pass_ == "symbolic", config["timeout"],
                              skip.get((pass_, key, index), {}), announce)
         if outcome is None:
             skipped += 1
@@ -645,10 +726,24 @@ def table_rows(run: Run) -> list[tuple[str, list[str]]]:
         ("  ignoring strides", [str(matches(run, s, ignore_strides=True)) for s in run.sides]),
         ("ops matching on every sample", [str(sum(ok == n for ok, n in per_op(run, s).values())) for s in run.sides]),
     ]
+    rows.extend(variant_rows(run))
     if run.symbolic:
         rows.append(("samples with symbolic inputs", [str(sum(r.symbolic[s] for r in run.results)) for s in run.sides]))
     every = sorted(set().union(*(categories(run, s) for s in run.sides)), key=lambda c: (c.startswith("raised"), c))
     rows.extend((f"  fail: {c}", [str(categories(run, s)[c]) for s in run.sides]) for c in every)
+    return rows
+
+
+def variant_rows(run: Run) -> list[tuple[str, list[str]]]:
+    """Per layout variant (when any ran): samples matching eager / samples run, per side."""
+    variants = sorted({v for r in run.results if (v := split_key(r.op)[1]) is not None})
+    if not variants:
+        return []
+    rows = []
+    for variant in [None, *variants]:
+        chosen = [r for r in run.results if split_key(r.op)[1] == variant]
+        cells = [f"{sum(r.outcomes[s][0] == OK for r in chosen)}/{len(chosen)}" for s in run.sides]
+        rows.append((f"  layout {variant or 'as sampled'}: matching/run", cells))
     return rows
 
 
@@ -691,6 +786,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, help="at most N ops")
     parser.add_argument("--samples", type=int, default=4, help="samples per op (default 4)")
     parser.add_argument("--symbolic", action="store_true", help="also run the pass with a ShapeEnv")
+    parser.add_argument("--variants", action="store_true",
+                        help="also run each sample channels-last, transposed and sliced (OP@VARIANT)")
     parser.add_argument("--markdown", action="store_true", help="print the README table")
     parser.add_argument("--verbose", action="store_true", help="print every failing sample")
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per sample per side")
@@ -713,6 +810,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (ImportError, AttributeError) as error:
         print(f"ours ({args.ours}, {args.ours_shapes}) unavailable, torch only: {error}", file=sys.stderr)
     keys = [op_key(op) for op in select_ops(args.ops, args.limit)]
+    if args.variants:
+        keys = variant_keys(keys, list(VARIANTS))
     began = time.perf_counter()
     passes = PASSES if args.symbolic else PASSES[:1]
     runs = run(keys, sides, passes=passes, samples=args.samples, timeout=args.timeout, progress=sys.stderr.isatty())

@@ -143,10 +143,10 @@ class OursBackend:
 
     def checker(self, symbols: Sequence[Size], sources: Sequence[str]) -> Checker:
         env = self._env
-        _ = env.guards  # produce them now (they are built lazily), as torch's side does
+        _ = env.input_guards()  # produce them now (they are built lazily), as torch's side does
 
         def check(values: Sequence[int]) -> bool:
-            return env.evaluate_guards(dict(zip(sources, values)))
+            return not env.check_guards(dict(zip(sources, values)))
 
         return check
 

@@ -10,7 +10,7 @@ from torchshade.fake import FakeTensorMode
 
 @pytest.fixture
 def mode() -> FakeTensorMode:
-    """A static fake mode, its (process-wide) dispatch cache emptied."""
+    """A static fake mode with an empty dispatch cache of its own."""
     static = FakeTensorMode()
     static.cache_clear()
     return static

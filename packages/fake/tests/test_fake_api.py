@@ -14,6 +14,7 @@ import torchshade.fake as fake
 def test_public_names_are_pinned() -> None:
     assert sorted(fake.__all__) == [
         "DataDependentOutputException",
+        "DispatchCacheMismatchError",
         "DynamicOutputShapeException",
         "FakeDeviceMismatchError",
         "FakeModeMismatchError",

@@ -107,10 +107,10 @@ def test_symbolic_keys_hash_structurally(sym_mode: FakeTensorMode) -> None:
     assert third.hits == second.hits and third.misses > second.misses
 
 
-def test_static_entries_are_shared_between_modes(mode: FakeTensorMode) -> None:
-    with mode:
-        mode.from_tensor(torch.randn(7, 3)).cos()
-    other = FakeTensorMode()
+def test_static_entries_are_shared_between_modes() -> None:
+    first, other = FakeTensorMode(), FakeTensorMode()  # both on the process-wide table
+    with first:
+        first.from_tensor(torch.randn(7, 3)).cos()
     with other:
         out = other.from_tensor(torch.randn(7, 3)).cos()
     assert other.cache_info().hits >= 1 and other.cache_info().misses == 0

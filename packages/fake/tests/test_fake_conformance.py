@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 import pytest
@@ -44,6 +44,21 @@ SUBSET = (
 )
 
 
+# Ops also run in every memory-layout variant of the tool (channels-last /
+# channels-last-3d, transposed, sliced with a step): OP@VARIANT keys.
+VARIANT_SUBSET = (
+    "nn.functional.conv1d", "nn.functional.conv2d", "nn.functional.conv3d", "nn.functional.conv_transpose2d",
+    "nn.functional.conv_transpose3d", "nn.functional.max_pool2d", "nn.functional.adaptive_avg_pool2d",
+    "nn.functional.batch_norm", "nn.functional.interpolate.bilinear", "nn.functional.interpolate.nearest",
+    "add", "mul", "var", "softmax", "matmul", "transpose", "contiguous", "clone", "cat",
+)
+
+CHANNELS_LAST_OPS = (
+    "nn.functional.conv2d", "nn.functional.conv3d", "nn.functional.conv_transpose2d", "nn.functional.conv_transpose3d",
+    "nn.functional.max_pool2d", "nn.functional.adaptive_avg_pool2d", "nn.functional.interpolate.bilinear",
+)
+
+
 def load_tool() -> ModuleType:
     """tools/fake_conformance.py as a module (registered, so its dataclasses resolve)."""
     spec = importlib.util.spec_from_file_location("fake_conformance", ROOT / "tools" / "fake_conformance.py")
@@ -67,10 +82,13 @@ def runs(tool: ModuleType) -> dict[str, Any]:
         tool.SideSpec("ours", tool.OURS_FAKE, tool.OURS_SHAPES),
     ]
     static, symbolic = tool.run(SUBSET, sides, passes=("static", "symbolic"), samples=4, timeout=20.0)
-    return {"static": static, "symbolic": symbolic}
+    keys = [k for k in tool.variant_keys(VARIANT_SUBSET, list(tool.VARIANTS)) if "@" in k]
+    static_variants, symbolic_variants = tool.run(keys, sides, passes=("static", "symbolic"), samples=4, timeout=20.0)
+    return {"static": static, "symbolic": symbolic,
+            "static-variants": static_variants, "symbolic-variants": symbolic_variants}
 
 
-@pytest.fixture(params=["static", "symbolic"])
+@pytest.fixture(params=["static", "symbolic", "static-variants", "symbolic-variants"])
 def run(request: pytest.FixtureRequest, runs: dict[str, Any]) -> Any:
     return runs[request.param]
 
@@ -98,9 +116,39 @@ def test_the_symbolic_pass_makes_symbolic_inputs(runs: dict[str, Any]) -> None:
 
 
 @pytest.mark.slow
-def test_every_op_of_the_subset_ran_samples(run: Any) -> None:
-    missing = sorted(set(SUBSET) - run.ops)
-    assert not missing, f"no sample ran (not an OpInfo on CPU in float32, or eager raised on all): {missing}"
+def test_every_op_of_the_subset_ran_samples(runs: dict[str, Any]) -> None:
+    for name in ("static", "symbolic"):
+        missing = sorted(set(SUBSET) - runs[name].ops)
+        assert not missing, f"no sample ran (not an OpInfo on CPU in float32, or eager raised on all): {missing}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["channels_last", "transposed", "sliced"])
+def test_every_layout_variant_ran_samples(runs: dict[str, Any], variant: str) -> None:
+    # Channels-last needs a 4-d or 5-d input among an op's first 4 samples.
+    expected = set(CHANNELS_LAST_OPS if variant == "channels_last" else VARIANT_SUBSET)
+    for name in ("static-variants", "symbolic-variants"):
+        ran = {key.partition("@")[0] for key in runs[name].ops if key.endswith("@" + variant)}
+        assert not expected - ran, f"{variant} ran on no sample of {sorted(expected - ran)} ({name})"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["static-variants", "symbolic-variants"])
+def test_no_layout_variant_sample_fails_for_ours_where_torch_matches(runs: dict[str, Any], name: str) -> None:
+    worse = [f"{r.op} #{r.index}: {r.outcomes['ours']}" for r in runs[name].results
+             if r.outcomes["torch"][0] == "ok" and r.outcomes["ours"][0] != "ok"]
+    assert not worse, "\n".join(worse)
+
+
+def test_layout_variants_keep_values_and_change_strides(tool: ModuleType) -> None:
+    sample = SimpleNamespace(input=torch.randn(2, 3, 4, 5), args=(torch.randn(5),), kwargs={"scale": 2})
+    for variant in tool.VARIANTS:
+        (args, kwargs), changed = tool.sample_args(sample, variant)
+        assert changed and kwargs == {"scale": 2}
+        assert torch.equal(args[0], sample.input) and args[0].stride() != sample.input.stride()
+    (args, _), changed = tool.sample_args(SimpleNamespace(input=torch.randn(3), args=(), kwargs={}), "channels_last")
+    assert not changed, "a sample with no 4-d or 5-d input has no channels-last variant"
+    assert tool.split_key("conv2d@sliced") == ("conv2d", "sliced") and tool.split_key("conv2d") == ("conv2d", None)
 
 
 # The comparison rules themselves, with hand-made "fake" outputs.

@@ -89,11 +89,13 @@ def test_in_place_on_view_is_visible_through_base_metadata(mode: FakeTensorMode)
     assert (fv._version, fx._version) == (v._version, x._version) == (2, 2)
 
 
-def test_fakes_of_another_mode_are_refused(mode: FakeTensorMode) -> None:
-    other = FakeTensorMode()
-    y = other.from_tensor(torch.randn(2))
-    with pytest.raises(FakeModeMismatchError, match=r"belongs to FakeTensorMode#\d+"):
-        mode.from_tensor(y)
+def test_fakes_with_symbols_of_another_env_are_refused(sym_mode: FakeTensorMode) -> None:
+    from torchshade.shapes import ShapeEnv
+
+    other = FakeTensorMode(shape_env=ShapeEnv())
+    y = other.from_tensor(torch.randn(2, 3))
+    with pytest.raises(FakeModeMismatchError, match=r"belongs to FakeTensorMode#\d+.*Give both modes one ShapeEnv"):
+        sym_mode.from_tensor(y)
 
 
 def test_symbolic_sizes_from_the_env(sym_mode: FakeTensorMode) -> None:

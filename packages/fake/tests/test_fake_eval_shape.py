@@ -23,7 +23,8 @@ def test_real_tensor_arguments() -> None:
 def test_spec_strings_become_symbols() -> None:
     w = torch.randn(128, 64)
     out = eval_shape(lambda x, w, y: torch.cat([x @ w, y], 0), "f32[batch, 128]", w, "f32[batch, 64]")
-    assert repr(out) == "f32[2*s0, 64] on cpu"
+    assert repr(out) == "f32[2*batch, 64] on cpu"
+    assert out.dims == ("2*batch", 64)
 
 
 def test_fake_arguments_and_pytrees(mode: FakeTensorMode) -> None:

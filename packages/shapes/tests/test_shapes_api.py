@@ -61,7 +61,9 @@ def test_entry_point_signatures() -> None:
     assert _sig(ShapeEnv.check_guards) == "(self, inputs: 'Mapping[str, object]') -> 'list[GuardFailure]'"
     assert _sig(ShapeEnv.format_guards) == "(self) -> 'str'"
     assert _sig(ShapeEnv.guards_source) == "(self, function_name: 'str' = 'check_guards') -> 'str'"
-    assert _sig(ShapeEnv.evaluate_guards) == "(self, inputs: 'Mapping[str, object]') -> 'bool'"
+    assert _sig(ShapeEnv.input_guards) == "(self, sources: 'Collection[str] | None' = None) -> 'list[Guard]'"
+    for gone in ("evaluate_guards", "guards_hold", "failed_guards"):  # one checking API: check_guards
+        assert not hasattr(ShapeEnv, gone), gone
     assert _sig(shapes.free_unbacked_symbols) == "(value: 'object') -> 'set[Any]'"
     assert isinstance(inspect.getattr_static(ShapeEnv, "guards"), property)
     assert isinstance(inspect.getattr_static(ShapeEnv, "runtime_asserts"), property)

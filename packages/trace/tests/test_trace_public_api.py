@@ -1,9 +1,48 @@
-"""The public surface of torchshade.trace: empty until its issue lands."""
+"""The public surface of torchshade.trace, pinned: names, signatures, errors' bases."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
 
 import torchshade.trace
+from torchshade.trace import make_fx
+
+PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def test_public_names() -> None:
-    assert torchshade.trace.__all__ == []
+    assert torchshade.trace.__all__ == [
+        "CapturedTensorError",
+        "ForeignSymbolError",
+        "GuardViolationError",
+        "TraceError",
+        "TraceInputError",
+        "TracingModeError",
+        "make_fx",
+    ]
     public = {name for name in vars(torchshade.trace) if not name.startswith("_")}
     assert public == set(torchshade.trace.__all__)
+    for name in torchshade.trace.__all__:
+        assert getattr(torchshade.trace, name).__module__.startswith("torchshade.trace._"), name
+
+
+def test_make_fx_signature_follows_torchs() -> None:
+    assert str(inspect.signature(make_fx)) == (
+        "(f: 'Callable[..., Any]', decomposition_table: 'Mapping[Any, Callable[..., Any]] | None' = None, "
+        "tracing_mode: 'str' = 'real', _allow_non_fake_inputs: 'bool' = False, *, "
+        "record_module_stack: 'bool' = False, check_guards: 'bool' = True) -> 'Callable[..., fx.GraphModule]'"
+    )
+
+
+def test_error_classes() -> None:
+    trace = torchshade.trace
+    for name in ("CapturedTensorError", "ForeignSymbolError", "GuardViolationError"):
+        assert issubclass(getattr(trace, name), trace.TraceError)
+    assert issubclass(trace.TracingModeError, ValueError)
+    assert issubclass(trace.TraceInputError, TypeError)
+
+
+def test_no_namespace_init_file() -> None:
+    assert not (PACKAGE / "src" / "torchshade" / "__init__.py").exists()
+    assert (PACKAGE / "src" / "torchshade" / "trace" / "py.typed").exists()

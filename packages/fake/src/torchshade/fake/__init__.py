@@ -6,6 +6,7 @@ Switch from torch by changing the import::
 """
 
 from ._errors import DataDependentOutputException as DataDependentOutputException
+from ._errors import DispatchCacheMismatchError as DispatchCacheMismatchError
 from ._errors import DynamicOutputShapeException as DynamicOutputShapeException
 from ._errors import FakeDeviceMismatchError as FakeDeviceMismatchError
 from ._errors import FakeModeMismatchError as FakeModeMismatchError
@@ -21,6 +22,7 @@ from ._tensor import FakeTensor as FakeTensor
 
 __all__: list[str] = [
     "DataDependentOutputException",
+    "DispatchCacheMismatchError",
     "DynamicOutputShapeException",
     "FakeDeviceMismatchError",
     "FakeModeMismatchError",

@@ -1,31 +1,60 @@
-"""The dispatch cache: op + argument metadata -> output metadata.
+"""The dispatch cache: op + argument metadata + context -> output metadata.
 
-A key holds the op and, for each argument, what a meta kernel can see:
-a fake tensor's dtype, device, sizes, strides, offset and conj/neg bits
-(symbolic sizes by their sympy expression, which hashes structurally), and
-plain values with their type (so ``1``, ``1.0`` and ``True`` differ).
+The cache is an optimization only: a hit must give exactly what running the
+kernel would give. So a key holds everything that decides an output:
+
+* the op, and the *registration stamp*: a counter that moves whenever
+  torch's kernel tables change (``torch.library`` registrations, the
+  decomposition and Python meta tables). A kernel or decomposition
+  registered after an op's first call is then used: older entries become
+  unreachable and the per-op plan table of ``_kernel.py`` is emptied;
+* the context: default dtype and device, inference mode, whether the
+  Python dispatcher is on and whether a tracer holds torch's PROXY mode
+  slot; with a ShapeEnv, whether its guards are suppressed and its settings;
+* for each tensor argument what a kernel can see of it: dtype, fake device,
+  sizes, strides, offset, the size of its storage in bytes, the conj and neg
+  bits and ``requires_grad`` (symbolic values by their sympy expression,
+  which hashes structurally);
+* plain values with their type, so ``1``, ``1.0`` and ``True`` differ.
 
 An entry describes each output as "argument i itself" (in-place ops), "a
 view of argument i's storage" (rebuilt with ``set_`` on that storage, so
-aliasing is exact) or "a fresh tensor" (rebuilt with ``empty_strided``).
-Hits return fresh tensor objects, never a cached one.
+aliasing is exact; the storage size in the key means a rebuilt view always
+fits, and never grows an input's storage) or "a fresh tensor" (rebuilt with
+``empty_strided``), with its conj and neg bits. Hits return fresh tensor
+objects, never a cached one.
+
+An entry also keeps the guards and runtime asserts its miss recorded, and a
+hit decides them again: a guard already known costs one lookup, and one the
+ShapeEnv no longer holds is recorded again, at the user's current line.
 
 Never cached: ops outside aten/prims (custom ops may have side effects),
 data-dependent ops, ops that change metadata in place or write ``out=``,
-and any call that made an unbacked symbol.
+any call that made an unbacked symbol or ran a fallback kernel, and calls
+in a mode with a ShapeEnv while a tracer records SymNode operations
+(``torchshade.shapes.sym_op_tracing``): a hit would hide them from it.
+
+Where entries live: a static mode's entries depend on the key alone, so
+static modes share one process-wide table until ``cache_clear()`` gives a
+mode an empty table of its own (other modes keep theirs). A mode with a
+ShapeEnv has its own table, since its entries name that env's symbols.
 
 Symbolic views are rebuilt with the C++ ``as_strided`` meta kernel rather
 than ``set_``, whose symbolic storage-bounds check costs milliseconds.
+``_crosscheck.py`` recomputes every hit when crosscheck mode is on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
+from torch._decomp import decomposition_table, meta_table
+from torchshade.shapes._tracing import ACTIVE as _SYM_OP_TRACERS
 
+from . import _kernel
 from ._kernel import call_in_kernel
 from ._tensor import FakeTensor
 
@@ -40,6 +69,8 @@ _NEVER = frozenset(
     {torch.Tag.dynamic_output_shape, torch.Tag.data_dependent_output, torch.Tag.inplace_view}
 )
 _MAX_ENTRIES = 200_000
+_PROXY_SLOT = torch._C._TorchDispatchModeKey.PROXY
+_PYTHON_DISPATCHER = torch._C.DispatchKey.PythonDispatcher
 
 
 class CacheInfo(NamedTuple):
@@ -55,18 +86,32 @@ class Uncacheable(Exception):
     """Raised while building a key or an entry: this call is not cached."""
 
 
-@dataclass(frozen=True)
-class OutputSpec:
-    """How to rebuild one output tensor."""
+# -- the registration stamp ---------------------------------------------------
 
-    arg: int | None  # the output *is* tensor argument `arg` (in-place ops)
-    view_of: int | None  # the output shares tensor argument `view_of`'s storage
-    dtype: torch.dtype
-    device: torch.device
-    shape: tuple[int | torch.SymInt, ...]
-    stride: tuple[int | torch.SymInt, ...]
-    offset: int | torch.SymInt
-    symbolic: bool = False
+
+class _Registrations:
+    """The sizes of torch's kernel tables when last looked at, and a counter."""
+
+    sizes: tuple[int, ...] = ()
+    stamp = 0
+
+
+def registration_stamp() -> int:
+    """A number that changes whenever a kernel or decomposition is (de)registered.
+
+    Compared on every dispatch (three ``len`` calls). When it moves, the
+    plans chosen per op are forgotten, and keys made from then on differ
+    from every older one.
+    """
+    sizes = (len(decomposition_table), len(meta_table), len(torch.library._impls))
+    if sizes != _Registrations.sizes:
+        _Registrations.sizes = sizes
+        _Registrations.stamp += 1
+        _kernel._PLANS.clear()
+    return _Registrations.stamp
+
+
+# -- keys ---------------------------------------------------------------------
 
 
 def _sym_key(value: object) -> Hashable:
@@ -80,16 +125,16 @@ def tensor_key(t: torch.Tensor) -> Hashable:
     """What a kernel sees of ``t``."""
     if not isinstance(t, FakeTensor) or t.layout != torch.strided:
         raise Uncacheable
+    # A static view may sit on a storage of symbolic size.
+    nbytes = _sym_key(t.untyped_storage().nbytes())
     if t._has_symbolic_sizes_strides:
         shape = tuple(_sym_key(s) for s in t.shape)
         stride = tuple(_sym_key(s) for s in t.stride())
         offset = _sym_key(t.storage_offset())
     else:
         shape, stride, offset = t.shape, t.stride(), t.storage_offset()
-    dtype = t.dtype
-    # The conjugate and negative bits are only ever set on complex tensors.
-    bits = (t.is_conj(), t.is_neg()) if dtype.is_complex else None
-    return (dtype, t.fake_device, shape, stride, offset, bits)
+    bits = (t.is_conj(), t.is_neg(), t.requires_grad)
+    return (t.dtype, t.fake_device, shape, stride, offset, nbytes, bits)
 
 
 def value_key(value: object) -> Hashable:
@@ -107,6 +152,25 @@ def value_key(value: object) -> Hashable:
     raise Uncacheable
 
 
+def context_key(shape_env: Any) -> Hashable:
+    """What decides an output besides the op and its arguments."""
+    settings = None
+    if shape_env is not None:
+        settings = (
+            shape_env.suppressed > 0,
+            shape_env.allow_dynamic_output_shape_ops,
+            shape_env.allow_scalar_outputs,
+        )
+    return (
+        torch.get_default_dtype(),
+        torch._C._get_default_device(),
+        torch.is_inference_mode_enabled(),
+        torch._C._dispatch_tls_is_dispatch_key_included(_PYTHON_DISPATCHER),
+        torch._C._get_dispatch_mode(_PROXY_SLOT) is not None,
+        settings,
+    )
+
+
 def is_cacheable_op(func: torch._ops.OpOverload) -> bool:
     """Whether calls of ``func`` may ever be cached (see the module docstring)."""
     if func.namespace not in ("aten", "prims") or _NEVER.intersection(func.tags):
@@ -118,6 +182,44 @@ def is_cacheable_op(func: torch._ops.OpOverload) -> bool:
     in_place = name.endswith("_") and not name.startswith("_")
     writes_out = any(a.is_out for a in schema.arguments)
     return in_place and not writes_out and name not in ("resize_", "resize_as_", "set_")
+
+
+# -- entries ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """How to rebuild one output tensor."""
+
+    arg: int | None  # the output *is* tensor argument `arg` (in-place ops)
+    view_of: int | None  # the output shares tensor argument `view_of`'s storage
+    dtype: torch.dtype
+    device: torch.device
+    shape: tuple[int | torch.SymInt, ...]
+    stride: tuple[int | torch.SymInt, ...]
+    offset: int | torch.SymInt
+    conj: bool = False
+    neg: bool = False
+    symbolic: bool = False
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """The guards (facts) and runtime asserts (expressions) one miss recorded."""
+
+    guards: tuple[Any, ...] = ()
+    asserts: tuple[Any, ...] = ()
+
+
+_NO_DECISIONS = Decisions()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cached call: how to rebuild its outputs, and what it decided."""
+
+    outputs: object  # an OutputSpec, a _Value or (is_list, items)
+    decisions: Decisions
 
 
 def output_spec(out: torch.Tensor, tensors: Sequence[torch.Tensor], storages: Sequence[int]) -> OutputSpec:
@@ -134,7 +236,7 @@ def output_spec(out: torch.Tensor, tensors: Sequence[torch.Tensor], storages: Se
         raise Uncacheable
     return OutputSpec(
         None, view_of, out.dtype, out.fake_device, tuple(out.shape), tuple(out.stride()), offset,
-        out._has_symbolic_sizes_strides,
+        out.is_conj(), out.is_neg(), out._has_symbolic_sizes_strides,
     )
 
 
@@ -155,30 +257,74 @@ def rebuild(mode: FakeTensorMode, spec: OutputSpec, tensors: Sequence[torch.Tens
             mode, _AS_STRIDED, (tensors[spec.view_of], spec.shape, spec.stride, spec.offset), {}
         )
         assert isinstance(view, torch.Tensor)  # as_strided returns a tensor
-        return FakeTensor(mode, view, spec.device)
-    with torch._C._DisableTorchDispatch():
-        if spec.view_of is None:
-            elem = torch.empty_strided(spec.shape, spec.stride, dtype=spec.dtype, device=_META)
-        else:
-            elem = torch.empty(0, dtype=spec.dtype, device=_META)
-            source = tensors[spec.view_of].untyped_storage()
-            elem.set_(source, spec.offset, spec.shape, spec.stride)
+        elem = view
+    else:
+        with torch._C._DisableTorchDispatch():
+            if spec.view_of is None:
+                elem = torch.empty_strided(spec.shape, spec.stride, dtype=spec.dtype, device=_META)
+            else:
+                elem = torch.empty(0, dtype=spec.dtype, device=_META)
+                source = tensors[spec.view_of].untyped_storage()
+                elem.set_(source, spec.offset, spec.shape, spec.stride)
+    if elem.is_conj() != spec.conj:
+        torch._C._set_conj(elem, spec.conj)
+    if elem.is_neg() != spec.neg:
+        torch._C._set_neg(elem, spec.neg)
     return FakeTensor(mode, elem, spec.device)
 
 
-# Entries of static modes: output metadata that depends on input metadata only.
-_SHARED_ENTRIES: dict[Hashable, object] = {}
+# -- guards a hit depends on --------------------------------------------------
+
+
+def _logs(shape_env: Any) -> tuple[list[Any], list[Any]]:
+    """``shape_env``'s list of decisions (one guard record each, in order) and of runtime asserts."""
+    log = getattr(shape_env, "log", None)
+    if log is None:  # torchshade.shapes before its GuardLog
+        return shape_env.records, shape_env.asserts
+    return log.decisions, log.asserts
+
+
+def decision_mark(shape_env: Any) -> tuple[int, int]:
+    """Where ``shape_env``'s lists of decisions and runtime asserts end now."""
+    decisions, asserts = _logs(shape_env)
+    return len(decisions), len(asserts)
+
+
+def decisions_since(shape_env: Any, mark: tuple[int, int] | None) -> Decisions:
+    """The guards and runtime asserts recorded after ``mark``."""
+    if shape_env is None or mark is None:
+        return _NO_DECISIONS
+    decisions, asserts = _logs(shape_env)
+    guards = tuple(record.expr for record in decisions[mark[0]:])
+    conditions = tuple(item.expr for item in asserts[mark[1]:])
+    return Decisions(guards, conditions) if guards or conditions else _NO_DECISIONS
+
+
+def replay(shape_env: Any, decisions: Decisions) -> None:
+    """Decide again what a miss decided: known facts cost a lookup, others are recorded."""
+    for fact in decisions.guards:
+        shape_env.evaluate_expr(fact)
+    for expr in decisions.asserts:
+        shape_env.expect_true(expr, None)
+
+
+
+# -- the cache ----------------------------------------------------------------
+
+# Entries of static modes: output metadata that depends on the key only.
+_SHARED_ENTRIES: dict[Hashable, Entry] = {}
 
 
 class DispatchCache:
-    """A mode's cache from keys to output descriptions, with its own counts.
+    """A mode's cache from keys to entries, with its own counts.
 
-    ``shared`` caches (static modes) use one process-wide table of entries.
+    A ``shared`` cache (static modes) starts on the process-wide table of
+    entries; :meth:`clear` gives it an empty table of its own.
     """
 
     def __init__(self, enabled: bool = True, shared: bool = False) -> None:
         self.enabled = enabled
-        self.entries: dict[Hashable, object] = _SHARED_ENTRIES if shared else {}
+        self.entries: dict[Hashable, Entry] = _SHARED_ENTRIES if shared else {}
         self.hits = 0
         self.misses = 0
         self.bypasses = 0
@@ -189,17 +335,23 @@ class DispatchCache:
         return CacheInfo(self.hits, self.misses, self.bypasses, len(self.entries))
 
     def clear(self) -> None:
-        self.entries.clear()
+        """Forget this cache's entries and counts; other modes' tables are untouched."""
+        self.entries = {}
         self.hits = self.misses = self.bypasses = 0
 
     def key(
-        self, func: torch._ops.OpOverload, args: Sequence[object], kwargs: Mapping[str, object]
+        self,
+        mode: FakeTensorMode,
+        func: torch._ops.OpOverload,
+        args: Sequence[object],
+        kwargs: Mapping[str, object],
+        stamp: int,
     ) -> Hashable | None:
-        """The key of this call, or None (counted as a bypass) if it is never cached."""
+        """The key of this call, or None (counted as a bypass) if it is not cached."""
         cacheable = self._cacheable.get(id(func))
         if cacheable is None:
             cacheable = self._cacheable[id(func)] = is_cacheable_op(func)
-        if not cacheable:
+        if not cacheable or (_SYM_OP_TRACERS and mode.shape_env is not None):
             self.bypasses += 1
             return None
         try:
@@ -208,19 +360,21 @@ class DispatchCache:
         except Uncacheable:
             self.bypasses += 1
             return None
-        return (id(func), arg_keys, kw_keys, torch.get_default_dtype())
+        return (id(func), stamp, context_key(mode.shape_env), arg_keys, kw_keys)
 
-    def store(self, key: Hashable, out: object, tensors: Sequence[torch.Tensor]) -> None:
+    def store(
+        self, key: Hashable, out: object, tensors: Sequence[torch.Tensor], decisions: Decisions
+    ) -> None:
         """Remember ``out`` for ``key``; silently skip outputs we cannot describe."""
         storages = [t.untyped_storage()._cdata for t in tensors]
         try:
-            entry = _entry(out, tensors, storages)
+            outputs = _describe(out, tensors, storages)
         except Uncacheable:
             self.bypasses += 1
             return
         if len(self.entries) >= _MAX_ENTRIES:
             self.entries.clear()
-        self.entries[key] = entry
+        self.entries[key] = Entry(outputs, decisions)
 
     def lookup(
         self, mode: FakeTensorMode, key: Hashable, tensors: Sequence[torch.Tensor]
@@ -231,14 +385,16 @@ class DispatchCache:
             self.misses += 1
             return False, None
         self.hits += 1
-        return True, _from_entry(mode, entry, tensors)
+        if entry.decisions is not _NO_DECISIONS:
+            replay(mode.shape_env, entry.decisions)
+        return True, _from_entry(mode, entry.outputs, tensors)
 
 
-def _entry(out: object, tensors: Sequence[torch.Tensor], storages: Sequence[int]) -> object:
+def _describe(out: object, tensors: Sequence[torch.Tensor], storages: Sequence[int]) -> object:
     if isinstance(out, torch.Tensor):
         return output_spec(out, tensors, storages)
     if isinstance(out, (list, tuple)):
-        items = tuple(_entry(o, tensors, storages) for o in out)
+        items = tuple(_describe(o, tensors, storages) for o in out)
         fresh = [
             e.shape for e in items if isinstance(e, OutputSpec) and e.arg is None and e.view_of is None
         ]
@@ -263,7 +419,7 @@ def _from_entry(mode: FakeTensorMode, entry: object, tensors: Sequence[torch.Ten
         return rebuild(mode, entry, tensors)
     if isinstance(entry, _Value):
         return entry.value
-    assert isinstance(entry, tuple)  # (is_list, items) from _entry
+    assert isinstance(entry, tuple)  # (is_list, items) from _describe
     is_list, items = entry
     outs = [_from_entry(mode, item, tensors) for item in items]
     return outs if is_list else tuple(outs)

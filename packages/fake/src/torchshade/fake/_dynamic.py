@@ -64,16 +64,24 @@ def dynamic_size(
         )
     fake = t if isinstance(t, FakeTensor) else None
     if fake is not None and memo is not None:
-        found = fake._memo.get(memo)
-        if found is not None and found[0] == t._version:
-            assert isinstance(found[1], torch.SymInt)  # memos hold symbols
-            return found[1]
-    numel = t.numel()
-    upper = numel if bounded and isinstance(numel, int) else sys.maxsize - 1
+        found = fake._recall(memo)
+        if found is not None:
+            assert isinstance(found, torch.SymInt)  # memos hold symbols
+            return found
+    upper = _numel_bound(mode, t.numel()) if bounded else sys.maxsize - 1
     size = mode.new_unbacked_size(func, min=0, max=upper)
     if fake is not None and memo is not None:
-        fake._memo[memo] = (t._version, size)
+        fake._remember(memo, size)
     return size
+
+
+def _numel_bound(mode: FakeTensorMode, numel: int | torch.SymInt) -> int:
+    """``numel``, or the finite upper end of its range when it is symbolic (as torch)."""
+    if isinstance(numel, int):
+        return numel
+    assert mode.shape_env is not None  # a symbolic numel comes from the mode's env
+    upper = mode.shape_env.bound_sympy(numel.node.expr).upper
+    return int(upper) if upper != float("inf") else sys.maxsize - 1
 
 
 def _arg(args: Sequence[object], kwargs: Mapping[str, object], i: int, name: str) -> object:
@@ -107,9 +115,9 @@ def local_scalar_dense(
             "have. Give the mode a ShapeEnv (FakeTensorMode(shape_env=ShapeEnv())) to "
             "get an unbacked symbol, or pass the value as a Python number.",
         )
-    memo = t._memo.get("item") if isinstance(t, FakeTensor) else None
-    if memo is not None and memo[0] == t._version:
-        return memo[1]
+    memo = t._recall("item") if isinstance(t, FakeTensor) else None
+    if memo is not None:
+        return memo
     value: object
     if t.dtype.is_floating_point or t.dtype.is_complex:
         value = env.create_unbacked_symfloat()
@@ -119,7 +127,7 @@ def local_scalar_dense(
         value = env.create_unbacked_symint()
     mode.uncacheable_events += 1
     if isinstance(t, FakeTensor):
-        t._memo["item"] = (t._version, value)
+        t._remember("item", value)
     return value
 
 

@@ -77,6 +77,16 @@ class MissingFakeImplError(FakeTensorError):
     """
 
 
+class DispatchCacheMismatchError(FakeTensorError):
+    """In crosscheck mode, a dispatch-cache hit differed from running the kernel.
+
+    The cache is an optimization only, so this is a bug in torchshade.fake:
+    the message names the op, the output and the field that differ. Report
+    it with that message; until it is fixed, ``FakeTensorMode(cache=False)``
+    turns the cache off.
+    """
+
+
 class ShapeSpecError(ValueError):
     """A shape spec string such as ``"f32[batch, 128]"`` is ill-formed.
 

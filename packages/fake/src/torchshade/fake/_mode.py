@@ -7,7 +7,8 @@ One call of an op goes through these steps (``_dispatch``)::
                                  fakes of another mode are refused
     constants                    all inputs constant -> run for real
     data-dependent ops           unbacked symbols, or a clear error (_dynamic.py)
-    dispatch cache               hit -> rebuild outputs (_cache.py)
+    dispatch cache               hit -> rebuild outputs, replay guards (_cache.py);
+                                 crosscheck mode reruns the kernel (_crosscheck.py)
     contiguous views             symbolic view/reshape: one guard (_view.py)
     kernel                       meta / decomposition / fake impl (_kernel.py)
 
@@ -29,10 +30,15 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from . import _constant, _dynamic
-from ._cache import CacheInfo, DispatchCache
+from . import _constant, _crosscheck, _dynamic
+from ._cache import CacheInfo, DispatchCache, decision_mark, decisions_since, registration_stamp
 from ._converter import FakeTensorConverter
-from ._errors import DynamicOutputShapeException, FakeModeMismatchError, NonFakeInputError
+from ._errors import (
+    DynamicOutputShapeException,
+    FakeModeMismatchError,
+    FakeTensorError,
+    NonFakeInputError,
+)
 from ._kernel import plan_for, run_plan
 from ._spec import tensor_str
 from ._tensor import FakeTensor
@@ -92,6 +98,10 @@ class FakeTensorMode(TorchDispatchMode):
             CPU inputs only), as torch does; otherwise such ops raise
             :class:`MissingFakeImplError`.
         cache: use the dispatch cache (see :meth:`cache_info`).
+        cache_crosscheck: on every cache hit, run the kernel too and raise
+            :class:`DispatchCacheMismatchError` if its output differs in any
+            metadata (default: on when the environment variable
+            ``TORCHSHADE_FAKE_CROSSCHECK=1`` is set). Also an attribute.
     """
 
     _mode_key = _FAKE_KEY
@@ -104,6 +114,7 @@ class FakeTensorMode(TorchDispatchMode):
         shape_env: Any = None,
         static_shapes: bool | None = None,
         cache: bool = True,
+        cache_crosscheck: bool | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # TorchDispatchMode.__init__ is untyped
         self.allow_non_fake_inputs = allow_non_fake_inputs
@@ -115,9 +126,17 @@ class FakeTensorMode(TorchDispatchMode):
         # symbol, a fallback kernel run for real.
         self.uncacheable_events = 0
         self.converter = FakeTensorConverter(self)
-        # Static entries depend only on metadata and are shared by all static
+        # Static entries depend only on the key and are shared by all static
         # modes; symbolic ones name this env's symbols and stay with the mode.
         self.cache = DispatchCache(cache, shared=cache and shape_env is None)
+        if cache_crosscheck is None:
+            cache_crosscheck = _crosscheck.enabled_by_environment()
+        self.cache_crosscheck = cache_crosscheck
+        # Writes to each storage, counted here because _version misses writes
+        # under torch.autograd._unsafe_preserve_version_counter (memos use it).
+        self.storage_writes: weakref.WeakKeyDictionary[torch.UntypedStorage, int] = (
+            weakref.WeakKeyDictionary()
+        )
         # Fakes holding a constant, by id (a WeakSet would compare tensors with ==).
         self.constants: weakref.WeakValueDictionary[int, FakeTensor] = (
             weakref.WeakValueDictionary()
@@ -195,10 +214,10 @@ class FakeTensorMode(TorchDispatchMode):
         return self.cache.info()
 
     def cache_clear(self) -> None:
-        """Empty the dispatch cache and reset its counts.
+        """Empty this mode's dispatch cache and reset its counts.
 
-        A static mode's entries live in one table shared by all static modes
-        (they depend on metadata only), so this empties it for all of them.
+        Other modes keep their entries: a static mode that shared the
+        process-wide table of static entries gets an empty one of its own.
         """
         self.cache.clear()
 
@@ -279,6 +298,10 @@ class FakeTensorMode(TorchDispatchMode):
                 if out is not _constant.NOT_CONSTANT:
                     return out
             _constant.invalidate_written(func, fakes)
+        if fakes and self.shape_env is not None and _writes(func):
+            self._count_writes(fakes)
+        if id(func) in _AS_STRIDED_OPS:
+            _check_storage_bounds(func, args, kwargs)
         handler = _dynamic.HANDLERS.get(id(func))
         if handler is not None:
             out = handler(self, func, args, kwargs)
@@ -328,6 +351,13 @@ class FakeTensorMode(TorchDispatchMode):
             return type(value)(self._convert_real(v) for v in value)
         return value
 
+    def _count_writes(self, fakes: Sequence[FakeTensor]) -> None:
+        """Count a write to the storage of every tensor argument of a mutating op."""
+        writes = self.storage_writes
+        for t in fakes:
+            storage = t.untyped_storage()
+            writes[storage] = writes.get(storage, 0) + 1
+
     def _run_cached(
         self,
         func: torch._ops.OpOverload,
@@ -336,21 +366,36 @@ class FakeTensorMode(TorchDispatchMode):
         fakes: Sequence[FakeTensor],
     ) -> object:
         cache = self.cache
-        key = cache.key(func, args, kwargs) if cache.enabled else None
+        stamp = registration_stamp()  # also forgets per-op plans after a registration
+        key = cache.key(self, func, args, kwargs, stamp) if cache.enabled else None
         if key is not None:
             hit, out = cache.lookup(self, key, fakes)
             if hit:
+                if self.cache_crosscheck:
+                    computed = self._run_kernel(func, args, kwargs, fakes)
+                    _crosscheck.check_hit(func, out, computed, fakes)
                 return out
-        symbolic = self.shape_env is not None and _is_symbolic(args, kwargs, fakes)
+        env = self.shape_env
+        mark = decision_mark(env) if key is not None and env is not None else None
         events_before = self.uncacheable_events
-        out = NotImplemented
+        out = self._run_kernel(func, args, kwargs, fakes)
+        if key is not None and self.uncacheable_events == events_before:
+            cache.store(key, out, fakes, decisions_since(env, mark))
+        return out
+
+    def _run_kernel(
+        self,
+        func: torch._ops.OpOverload,
+        args: Sequence[object],
+        kwargs: Mapping[str, object],
+        fakes: Sequence[FakeTensor],
+    ) -> object:
+        symbolic = self.shape_env is not None and _is_symbolic(args, kwargs, fakes)
         if symbolic and id(func) in _CONTIGUOUS_VIEW_OPS:
             out = run_contiguous_view(self, args, kwargs)  # one guard, not torch's walk (_view.py)
-        if out is NotImplemented:
-            out = run_plan(self, plan_for(func, symbolic), func, args, kwargs, fakes)
-        if key is not None and self.uncacheable_events == events_before:
-            cache.store(key, out, fakes)
-        return out
+            if out is not NotImplemented:
+                return out
+        return run_plan(self, plan_for(func, symbolic), func, args, kwargs, fakes)
 
 
 def _python_dispatcher(mode: FakeTensorMode) -> contextlib.AbstractContextManager[object]:
@@ -366,6 +411,48 @@ def _python_dispatcher(mode: FakeTensorMode) -> contextlib.AbstractContextManage
     if mode.shape_env is None:
         return contextlib.nullcontext()
     return torch._C._EnablePythonDispatcher()
+
+
+_AS_STRIDED_OPS = frozenset({id(aten.as_strided.default), id(aten.as_strided_.default)})
+
+
+def _check_storage_bounds(
+    func: torch._ops.OpOverload, args: Sequence[object], kwargs: Mapping[str, object]
+) -> None:
+    """Refuse an ``as_strided`` past the end of its storage, as eager does (meta does not).
+
+    Only sizes, strides and offsets that are plain ints are checked.
+    """
+    t = args[0]
+    size = args[1] if len(args) > 1 else kwargs.get("size")
+    stride = args[2] if len(args) > 2 else kwargs.get("stride")
+    offset = args[3] if len(args) > 3 else kwargs.get("storage_offset")
+    if not isinstance(t, FakeTensor) or not isinstance(size, Sequence) or not isinstance(stride, Sequence):
+        return
+    offset = t.storage_offset() if offset is None else offset
+    if type(offset) is not int or not all(type(v) is int for v in (*size, *stride)) or 0 in size:
+        return
+    extent = offset + 1 + sum((n - 1) * st for n, st in zip(size, stride))
+    needed, available = extent * t.element_size(), t.untyped_storage().nbytes()
+    if needed > available:
+        raise FakeTensorError(
+            f"{func}: sizes {list(size)}, strides {list(stride)}, storage offset {offset} "
+            f"and itemsize {t.element_size()} require a storage size of {needed}, which is "
+            f"out of bounds for storage of size {available} (of {tensor_str(t)}). Eager "
+            "PyTorch raises here too: pass sizes and strides that stay inside the "
+            "tensor's storage."
+        )
+
+
+# Whether an op writes to a tensor argument, by id(op) (schema.is_mutable is slow).
+_MUTATING: dict[int, bool] = {}
+
+
+def _writes(func: torch._ops.OpOverload) -> bool:
+    writes = _MUTATING.get(id(func))
+    if writes is None:
+        writes = _MUTATING[id(func)] = func._schema.is_mutable
+    return writes
 
 
 def _tensors_in(args: Sequence[object], kwargs: Mapping[str, object]) -> list[torch.Tensor]:

@@ -57,8 +57,8 @@ class FakeTensor(torch.Tensor):
     # kept so .item() works; dropped when the tensor is written to.
     constant: torch.Tensor | None
     # Unbacked symbols already made for this tensor's data-dependent facts
-    # (e.g. its nonzero count), keyed by fact, valid while _version matches.
-    _memo: dict[str, tuple[int, object]]
+    # (e.g. its nonzero count), keyed by fact, with the data stamp they hold for.
+    _memo: dict[str, tuple[tuple[int, int, int], object]]
 
     @staticmethod
     def __new__(
@@ -142,6 +142,27 @@ class FakeTensor(torch.Tensor):
         assert isinstance(storage, torch.UntypedStorage)  # stored just above
         new = torch.empty(0, dtype=self.dtype, device=self.fake_device)
         return new.set_(storage, self.storage_offset(), self.size(), self.stride())
+
+    def _data_stamp(self) -> tuple[int, int, int]:
+        """What identifies this tensor's data: version, storage, writes to that storage.
+
+        ``_version`` alone is not enough: a write under
+        ``torch.autograd._unsafe_preserve_version_counter`` puts the old
+        version back, so the mode also counts every write to each storage.
+        """
+        storage = self.untyped_storage()
+        return (self._version, storage._cdata, self.fake_mode.storage_writes.get(storage, 0))
+
+    def _recall(self, fact: str) -> object | None:
+        """The value remembered for ``fact`` (e.g. ``"nonzero"``) if the data is unchanged."""
+        found = self._memo.get(fact)
+        if found is not None and found[0] == self._data_stamp():
+            return found[1]
+        return None
+
+    def _remember(self, fact: str, value: object) -> None:
+        """Remember ``value`` for ``fact`` until this tensor's data changes."""
+        self._memo[fact] = (self._data_stamp(), value)
 
     def tolist(self) -> Any:
         """Python numbers via ``.item()``: exact for constants, else symbols or an error."""

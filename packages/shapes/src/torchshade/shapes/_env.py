@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,10 +34,11 @@ import torch
 
 from ._dims import DerivedDim, Dim
 from ._errors import DimHintMismatchError
-from ._guards import Guard, GuardFailure, GuardRecord, Provenance, RuntimeAssert
+from ._guards import Guard, GuardFailure, Provenance, RuntimeAssert, guards_function, source_root
 from ._knowledge import Knowledge
 from ._ranges import ValueRanges
 from ._reasoner import Reasoner
+from ._snapshot import rollback_on_error
 from ._symbols import BACKED_FLOAT, BACKED_INT, UNBACKED_FLOAT, UNBACKED_INT, is_unbacked_symbol
 
 SizeLike = int | torch.SymInt
@@ -150,7 +150,7 @@ class ShapeEnv(Reasoner):
         symbol = self._new_symbol(BACKED_INT, hint, source, **assumptions)
         if is_size and self.specialize_zero_one and dynamic is not DimDynamic.SIZE_LIKE:
             self.knowledge.ranges[symbol] = ValueRanges(2, float("inf"))
-            self.range_origin[symbol] = self.infos[symbol].origin
+            self.log.range_origin[symbol] = self.infos[symbol].origin
         if duck:
             self._duck[hint] = symbol
         return symbol
@@ -175,7 +175,7 @@ class ShapeEnv(Reasoner):
             self._dim_symbols[root.name] = symbol
             self.knowledge.ranges[symbol] = ValueRanges(root.min, root.max)
             self.knowledge.protected.add(symbol)
-            self.range_origin[symbol] = self.infos[symbol].origin
+            self.log.range_origin[symbol] = self.infos[symbol].origin
             expr = coeff * symbol + offset
             if coeff != 1:
                 self.record_source_equality(source, expr, "dim")
@@ -214,8 +214,23 @@ class ShapeEnv(Reasoner):
         Size ``i`` has source ``f"{source}.size()[{i}]"``.  Strides of a
         contiguous (or dense, permuted) tensor are products of sizes; any
         other stride gets its own symbol.  ``dims`` maps dimensions to ``Dim``
-        constraints.
+        constraints; an example size that does not fit its ``Dim`` raises
+        ``DimHintMismatchError`` and leaves the env as it was.  Converting
+        records no guard in ``guards``; the guards on this input's sizes,
+        strides and offset come from ``input_guards()``.
         """
+        if dims:
+            with rollback_on_error(self, self.knowledge, self.log):
+                return self._create_sizes_strides_offset(t, source, dynamic_dims, dims)
+        return self._create_sizes_strides_offset(t, source, dynamic_dims, dims)
+
+    def _create_sizes_strides_offset(
+        self,
+        t: torch.Tensor,
+        source: str,
+        dynamic_dims: Sequence[DimDynamic] | None,
+        dims: Mapping[int, Dim | DerivedDim] | None,
+    ) -> tuple[tuple[SizeLike, ...], tuple[SizeLike, ...], SizeLike]:
         policy = dynamic_dims if dynamic_dims is not None else [DimDynamic.DYNAMIC] * t.dim()
         if len(policy) != t.dim():
             raise ValueError(
@@ -228,7 +243,10 @@ class ShapeEnv(Reasoner):
             for i, n in enumerate(t.size())
         ]
         stride_exprs = self._stride_exprs(t, source, size_exprs, policy)
-        offset = self.create_symbol(int(t.storage_offset()), f"{source}.storage_offset()", DimDynamic.STATIC)
+        # A nonzero offset (a view's) is a symbol like a size, as in torch.
+        static = all(p is DimDynamic.STATIC for p in policy)
+        offset_policy = DimDynamic.STATIC if static else DimDynamic.DYNAMIC
+        offset = self.create_symbol(int(t.storage_offset()), f"{source}.storage_offset()", offset_policy)
         return (
             tuple(self.symint_from_expr(e, int(n)) for e, n in zip(size_exprs, t.size())),
             tuple(self.symint_from_expr(e, int(n)) for e, n in zip(stride_exprs, t.stride())),
@@ -294,50 +312,73 @@ class ShapeEnv(Reasoner):
 
     @property
     def guards(self) -> list[Guard]:
-        """The minimal guards, as data (built lazily, cached until something changes)."""
-        return self.build_guards()
+        """One guard per decision taken while evaluating, in order, as torch's ``ShapeEnv.guards``.
+
+        ``bool(s0 > 3)`` appends ``s0 > 3`` (``.expr``), ``int(s0)`` appends
+        ``Eq(s0, 4)``.  A question already settled (by ranges, replacements,
+        divisibility, earlier guards) appends nothing, nor does converting an
+        input: the guards on inputs come from ``input_guards()``.
+        """
+        return self.log.decision_guards(self.names())
+
+    def input_guards(self, sources: Collection[str] | None = None) -> list[Guard]:
+        """The guards new inputs must satisfy to reuse the trace (torch's ``produce_guards``).
+
+        The minimal merged set over the inputs' sources: each converted
+        input's sizes, strides and storage offset (constants, shared symbols,
+        ``Dim`` expressions, strides as products of sizes), one bound per
+        narrowed symbol (``2 <= s0`` and a later ``s0 > 3`` give ``4 <= s0``),
+        and the decisions that the ranges, replacements and divisibility do
+        not already imply.  With ``sources`` (input names such as ``"x"``),
+        only the guards that read those inputs and no others.
+        """
+        guards = self.log.input_guards(self.knowledge, self.hints, self.names())
+        if sources is None:
+            return guards
+        wanted, names = set(sources), self.names()
+        return [g for g in guards if {source_root(names.get(s, s.name)) for s in g.expr.free_symbols} <= wanted]
 
     @property
     def runtime_asserts(self) -> list[RuntimeAssert]:
         """Conditions on unbacked symbols promised with ``torch._check``."""
-        return list(self.asserts)
+        return list(self.log.asserts)
 
     def format_guards(self) -> str:
-        """One line per guard: Python source, sympy text and provenance."""
-        return "\n".join(f" - {g}" for g in self.guards)
+        """The input guards, one a line: Python source, sympy text and provenance."""
+        return "\n".join(f" - {g}" for g in self.input_guards())
 
     def format_runtime_asserts(self) -> str:
-        return "\n".join(f" - {a}" for a in self.asserts)
+        return "\n".join(f" - {a}" for a in self.log.asserts)
 
     def guards_source(self, function_name: str = "check_guards") -> str:
         """A Python function over the inputs (by their source names) that returns
-        True when every guard holds, one guard per line with its provenance."""
-        guards = self.guards
-        sources = {s for info in self.infos.values() for s in info.sources}
-        sources |= {s for r in self.records for s in r.sources}
-        roots = sorted({m.group(0) for s in sources if (m := re.match(r"[A-Za-z_]\w*", s.lstrip("(")))})
-        lines = [f"def {function_name}({', '.join(roots)}):", "    import math", "", "    return all(("]
-        lines += [f"        {g.python},  # {g.origin}" for g in guards]
-        lines.append("    ))")
-        return "\n".join(lines) + "\n"
+        True when every input guard holds, one guard per line with its provenance."""
+        return guards_function(function_name, self.input_guards(), self._sources())
 
     def check_guards(self, inputs: Mapping[str, object]) -> list[GuardFailure]:
-        """Evaluate every guard on new ``inputs`` (by source name); the ones that fail."""
-        return [] if self.guards_hold(inputs) else self.failed_guards(inputs)
+        """The input guards that new ``inputs`` violate; ``[]`` when the trace is valid for them.
 
-    def evaluate_guards(self, inputs: Mapping[str, object]) -> bool:
-        """True when ``inputs`` satisfy every guard."""
-        return self.guards_hold(inputs)
+        ``inputs`` maps each input's name to its value (``{"x": x}``); each
+        failure names the guard, the values it saw and where it comes from.
+        The one way to check guards: ``not env.check_guards(inputs)`` is the
+        yes/no answer (all guards at once, compiled, when they hold).  Raises
+        ``GuardSourceError`` when an input a guard reads is missing.
+        """
+        return self.log.check(self.input_guards(), inputs, self._sources)
+
+    def _sources(self) -> set[str]:
+        sources = {s for info in self.infos.values() for s in info.sources}
+        return sources | {s for r in self.log.needed for s in r.sources}
 
     def record_source_equality(self, source: str, expr: Any, kind: str) -> None:
+        """An input guard made by converting an input: ``source`` equals ``expr``."""
         if not self.suppressed:
-            self.records.append(GuardRecord(expr, Provenance.capture(), kind, sources=(source,)))
-            self.version_bump()
+            self.log.record_input(source, expr, Provenance.capture(), kind)
 
     def names(self) -> dict[Any, str]:
         """Each symbol's first source, for printing guards as Python."""
         return {s: i.sources[0] for s, i in self.infos.items()}
 
     def __repr__(self) -> str:
-        return f"ShapeEnv({len(self.infos)} symbols, {len(self.records)} guards recorded)"
+        return f"ShapeEnv({len(self.infos)} symbols, {len(self.log.decisions)} guards recorded)"
 

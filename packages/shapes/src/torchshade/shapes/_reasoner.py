@@ -11,16 +11,16 @@ Every question about a symbolic value comes here:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import sympy
 
 from ._expr import is_bool_expr
-from ._errors import ConstraintViolationError, GuardOnDataDependentSymNode, GuardSourceError
-from ._guards import Guard, GuardFailure, GuardRecord, Provenance, RuntimeAssert
+from ._errors import ConstraintViolationError, GuardOnDataDependentSymNode
+from ._guards import GuardLog, Provenance, RuntimeAssert, decision_kind
 from ._knowledge import Knowledge, Learned, negate
 from ._ranges import ValueRanges
+from ._snapshot import rollback_on_error
 from ._source import python_source
 from ._symbols import is_unbacked_symbol
 
@@ -46,19 +46,10 @@ class Reasoner:
     def __init__(self) -> None:
         self.knowledge = Knowledge()
         self.hints: dict[Any, int | float] = {}
-        self.records: list[GuardRecord] = []
-        self.asserts: list[RuntimeAssert] = []
-        self.range_origin: dict[Any, Provenance | None] = {}
+        self.log = GuardLog()
         self.suppressed = 0
         self.size_like: set[Any] = set()
         self.expr_cache: dict[tuple[Any, ...], Any] = {}
-        self._version = 0
-        self._built: tuple[int, int, list[Guard]] | None = None
-        self._compiled: dict[str, Any] = {}
-        self._all_code: tuple[list[Guard], Any] | None = None
-
-    def version_bump(self) -> None:
-        self._version += 1
 
     def node(self, expr: Any, hint: Any, pytype: type) -> SymNode:
         from ._node import SymNode
@@ -143,24 +134,46 @@ class Reasoner:
         if hint is not None:
             return bool(self.decide(expr, hint))
         origin = Provenance.capture()
-        self.check_constraints(self.knowledge.learn(expr), expr, origin)
-        self.asserts.append(RuntimeAssert(expr, str(expr), origin))
+        if self._may_violate(expr):
+            with rollback_on_error(self.knowledge, self.log):  # all a decision changes
+                self.check_constraints(self.knowledge.learn(expr), expr, origin)
+        else:
+            self.check_constraints(self.knowledge.learn(expr), expr, origin)
+        self.log.asserts.append(RuntimeAssert(expr, str(expr), origin))
         return True
 
     def record(self, fact: Any, origin: Provenance) -> None:
-        if isinstance(fact, sympy.And):  # one guard per conjunct: each is minimal on its own
-            for arg in fact.args:
-                self.record(arg, origin)
-            return
-        learned = self.knowledge.learn(fact)
-        self.check_constraints(learned, fact, origin)
-        for item in learned:
-            if item.kind == "range":
-                self.range_origin[item.symbol] = origin
-            elif item.kind != "known":
-                kind = {"replacement": "equality", "divisible": "divisible"}.get(item.kind, "decision")
-                self.records.append(GuardRecord(fact, origin, kind))
-        self.version_bump()
+        """Learn ``fact`` (a decision just taken on hints) and log its guard.
+
+        A ``Dim`` constraint may reject what is learned: then everything learned
+        is undone before the ``ConstraintViolationError`` leaves, so no fact
+        stays without its guard.
+        """
+        if self._may_violate(fact):
+            with rollback_on_error(self.knowledge, self.log):  # all a decision changes
+                self._learn_and_log(fact, origin)
+        else:
+            self._learn_and_log(fact, origin)
+
+    def _may_violate(self, fact: Any) -> bool:
+        """True when ``fact`` mentions a symbol with a user's ``Dim`` (after replacements)."""
+        protected = self.knowledge.protected
+        return bool(protected) and not protected.isdisjoint(self.knowledge.simplify(fact).free_symbols)
+
+    def _learn_and_log(self, fact: Any, origin: Provenance) -> None:
+        # A decision on an unbacked symbol replaced by backed ones is a guard on those (as torch's).
+        shown = self.knowledge.simplify(fact) if any(map(is_unbacked_symbol, fact.free_symbols)) else fact
+        kinds: list[str] = []
+        for part in sympy.And.make_args(fact):  # each conjunct is minimal on its own
+            learned = self.knowledge.learn(part)
+            self.check_constraints(learned, part, origin)
+            for item in learned:
+                kinds.append(item.kind)
+                if item.kind == "range":
+                    self.log.range_origin[item.symbol] = origin
+                elif item.kind != "known":
+                    self.log.record_needed(part, origin, decision_kind([item.kind]))
+        self.log.record_decision(shown, origin, decision_kind(kinds))
 
     def check_constraints(self, learned: list[Learned], fact: Any, origin: Provenance) -> None:
         for item in learned:
@@ -254,111 +267,6 @@ class Reasoner:
         self.knowledge.version += 1
 
     constrain_range = _constrain_range
-
-    # -- guards out --------------------------------------------------------------
-    def build_guards(self) -> list[Guard]:
-        key = (self._version, self.knowledge.version)
-        if self._built is not None and self._built[:2] == key:
-            return self._built[2]
-        names = self.names()
-        guards = [g for r in self.records if (g := self._guard_of(r, names)) is not None]
-        guards += self._bound_guards(names)
-        self._built = (key[0], key[1], guards)
-        return guards
-
-    def _guard_of(self, r: GuardRecord, names: dict[Any, str]) -> Guard | None:
-        if r.sources:
-            (source,) = r.sources
-            python = f"{source} == {python_source(r.expr, names)}"
-            return Guard(sympy.Eq(sympy.Symbol(source), r.expr), f"{source} == {r.expr}", python, r.origin, r.kind)
-        if r.kind == "decision" and self._implied(r.expr):
-            return None
-        return Guard(r.expr, str(r.expr), python_source(r.expr, names), r.origin, r.kind)
-
-    def _implied(self, expr: Any) -> bool:
-        """True when ranges, replacements and divisibility alone decide ``expr``."""
-        from ._ranges import bound
-
-        k = self.knowledge
-        return bound(k.simplify(expr), k.ranges, k.default_range) == ValueRanges(1, 1)
-
-    def _bound_guards(self, names: dict[Any, str]) -> list[Guard]:
-        out: list[Guard] = []
-        k = self.knowledge
-        for symbol, r in k.ranges.items():
-            if symbol not in self.hints or r == k.default_range(symbol):
-                continue
-            replaced = k.replacements.get(symbol)
-            if replaced is not None and _within(k.bound(replaced), r):
-                continue
-            origin = self.range_origin.get(symbol) or Provenance("<unknown>", 0, "<unknown>")
-            expr = _range_expr(symbol, r, k.default_range(symbol))
-            text, python = str(expr), python_source(expr, names)
-            if isinstance(expr, sympy.And):  # both ends: write it as Python's chained comparison
-                text = f"{int(r.lower)} <= {symbol} <= {int(r.upper)}"
-                python = f"{int(r.lower)} <= {names.get(symbol, str(symbol))} <= {int(r.upper)}"
-            out.append(Guard(expr, text, python, origin, "bound"))
-        return out
-
-    def guards_hold(self, inputs: Mapping[str, object]) -> bool:
-        """All guards at once, as one compiled ``and`` expression (the fast path)."""
-        guards = self.build_guards()
-        if self._all_code is None or self._all_code[0] is not guards:
-            source = " and ".join(f"({g.python})" for g in guards) or "True"
-            self._all_code = (guards, compile(source, "<guards>", "eval"))
-        try:
-            return bool(eval(self._all_code[1], {"math": math}, dict(inputs)))  # noqa: S307 - our own source
-        except ArithmeticError:  # e.g. a // b with b == 0: these inputs leave the traced regime
-            return False
-        except (NameError, AttributeError, IndexError, TypeError):
-            return not self.failed_guards(inputs)  # names the guard and the missing input
-
-    def failed_guards(self, inputs: Mapping[str, object]) -> list[GuardFailure]:
-        failures: list[GuardFailure] = []
-        namespace: dict[str, object] = {"math": math, **inputs}
-        for g in self.build_guards():
-            code = self._compiled.get(g.python)
-            if code is None:
-                code = self._compiled[g.python] = compile(g.python, "<guard>", "eval")
-            try:
-                ok = eval(code, namespace)  # noqa: S307 - our own generated source over sources
-            except ArithmeticError:  # a guard that cannot even be computed does not hold
-                ok = False
-            except (NameError, AttributeError, IndexError, TypeError) as e:
-                raise GuardSourceError(
-                    f"cannot evaluate guard `{g.python}` (from {g.origin}) on the inputs given: "
-                    f"{type(e).__name__}: {e}. Pass every input by the name it was created with, "
-                    f"e.g. check_guards({{'x': x}}); got names {sorted(inputs)}."
-                ) from e
-            if not ok:
-                sources = {s for info in self.infos.values() for s in info.sources}
-                sources |= {s for r in self.records for s in r.sources}
-                failures.append(GuardFailure(g, _source_values(g, sources, namespace)))
-        return failures
-
-
-def _source_values(g: Guard, sources: set[str], ns: dict[str, object]) -> dict[str, object]:
-    values: dict[str, object] = {}
-    for source in sorted(sources):
-        if source in g.python:
-            try:
-                values[source] = eval(source, ns)  # noqa: S307 - a source string we created
-            except Exception:  # noqa: BLE001 - a value we cannot show is left out of the message
-                continue
-    return values
-
-
-def _within(inner: ValueRanges, outer: ValueRanges) -> bool:
-    return outer.lower <= inner.lower and inner.upper <= outer.upper
-
-
-def _range_expr(symbol: Any, r: ValueRanges, default: ValueRanges) -> Any:
-    parts = []
-    if r.lower > default.lower:
-        parts.append(sympy.Le(int(r.lower), symbol))
-    if r.upper < default.upper:
-        parts.append(sympy.Le(symbol, int(r.upper)))
-    return sympy.And(*parts)
 
 
 def _as_bound(x: Any, default: float) -> int | float:

@@ -1,0 +1,106 @@
+"""save_on_cpu and save_on_disk: gradients as without hooks, bytes where claimed, nothing left behind."""
+
+import gc
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from torchshade.autograd import SavedTensorModifiedError, save_on_cpu, save_on_disk
+from torchshade.fake import FakeTensorMode
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.GELU(), torch.nn.Linear(64, 8))
+
+
+def _grads(model: torch.nn.Module, loss: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    return torch.autograd.grad(loss, list(model.parameters()))
+
+
+def test_disk_gradients_equal_and_files_hold_the_saved_bytes(tmp_path: Path) -> None:
+    model = _model()
+    x = torch.randn(16, 32)
+    expected = _grads(model, model(x).sum())
+    saved_bytes: list[int] = []
+
+    def count(t: torch.Tensor) -> torch.Tensor:
+        saved_bytes.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(count, lambda t: t):
+        model(x).sum()
+    spill = save_on_disk(tmp_path)
+    with spill:
+        loss = model(x).sum()
+    files = spill.files()
+    assert len(files) == len(saved_bytes)
+    on_disk = [torch.load(os.path.join(spill.directory, f), weights_only=True) for f in files]
+    assert sorted(t.numel() * t.element_size() for t in on_disk) == sorted(saved_bytes)
+    torch.testing.assert_close(_grads(model, loss), expected)
+    assert spill.files() == []  # backward freed the saved tensors, and their files
+
+
+def test_disk_directory_removed_when_done() -> None:
+    a = torch.randn(8, requires_grad=True)
+    spill = save_on_disk()
+    with spill:
+        y = a.exp().sum()
+    directory = spill.directory
+    assert os.path.isdir(directory)
+    y.backward()
+    del spill, y
+    gc.collect()
+    assert not os.path.exists(directory)
+
+
+def test_disk_nothing_left_behind_on_error(tmp_path: Path) -> None:
+    a = torch.randn(8, requires_grad=True)
+    spill = save_on_disk(tmp_path)
+
+    def failing_forward() -> None:
+        h = a.exp() * a
+        h.sin()
+        raise ValueError("the forward fails after saving")
+
+    with pytest.raises(ValueError, match="the forward fails"):
+        with spill:
+            failing_forward()
+    gc.collect()
+    assert spill.files() == []
+
+
+def test_disk_keeps_the_version_check(tmp_path: Path) -> None:
+    a = torch.randn(8, requires_grad=True)
+    with save_on_disk(tmp_path):
+        h = a * 1
+        y = (h * a).sum()
+    h.add_(1)
+    with pytest.raises(SavedTensorModifiedError, match=r"f32\[8\].*is at version 1; expected version 0"):
+        y.backward()
+
+
+def test_cpu_gradients_equal_on_cpu_tensors() -> None:
+    model = _model()
+    x = torch.randn(16, 32)
+    expected = _grads(model, model(x).sum())
+    with save_on_cpu():
+        loss = model(x).sum()
+    torch.testing.assert_close(_grads(model, loss), expected)
+
+
+def test_cpu_moves_accelerator_tensors_to_cpu_and_back() -> None:
+    # No accelerator here: fake CUDA tensors show where the bytes go.
+    mode = FakeTensorMode()
+    hooks = save_on_cpu()
+    with mode:
+        t = torch.empty(4, 5, device="cuda")
+        device, packed = hooks.pack_hook(t)
+        back = hooks.unpack_hook((device, packed))
+    assert packed.device == torch.device("cpu")
+    assert packed.shape == t.shape and packed.stride() == t.stride()
+    assert back.device == t.device
+    cpu = torch.randn(3)
+    assert hooks.pack_hook(cpu)[1] is cpu  # nothing to move

@@ -1,0 +1,104 @@
+"""Crosscheck mode: every dispatch-cache hit is recomputed and compared.
+
+Turned on per mode with ``FakeTensorMode(cache_crosscheck=True)`` (the
+``mode.cache_crosscheck`` attribute may also be set later), or for every mode
+made while the environment variable ``TORCHSHADE_FAKE_CROSSCHECK=1`` is set.
+On a hit, the op's kernel runs as on a miss, and the two outputs must agree
+on everything a program can observe of them::
+
+    structure   the same tuple / list nesting and lengths
+    tensors     sizes, strides, storage offset (symbolic ones by expression),
+                dtype, fake device, conj and neg bits, requires_grad,
+                storage size in bytes, and aliasing: which input the output
+                *is*, which input's storage it shares, or which earlier
+                output's fresh storage it shares
+    others      type and value (SymInts by expression)
+
+A difference raises :class:`DispatchCacheMismatchError` naming the op, the
+output and the field. CI runs the conformance subset and the model tests
+with crosscheck on; it costs one extra kernel run per hit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import torch
+from torch.utils import _pytree as pytree
+
+from ._errors import DispatchCacheMismatchError
+from ._tensor import FakeTensor
+
+ENV_VAR = "TORCHSHADE_FAKE_CROSSCHECK"
+_SYM_TYPES = (torch.SymInt, torch.SymFloat, torch.SymBool)
+
+
+def enabled_by_environment() -> bool:
+    """Whether ``TORCHSHADE_FAKE_CROSSCHECK`` asks for crosscheck mode (any value but 0)."""
+    return os.environ.get(ENV_VAR, "0").strip() not in ("", "0")
+
+
+def _number(value: object) -> object:
+    """Symbolic values by their expression, plain ones as they are."""
+    if isinstance(value, _SYM_TYPES):
+        return value.node.expr
+    return value
+
+
+def _storage_of(
+    t: torch.Tensor, inputs: Sequence[torch.Tensor], fresh: dict[int, int]
+) -> str:
+    """Where ``t``'s data lives, in words that do not depend on object identity."""
+    for index, x in enumerate(inputs):
+        if t is x:
+            return f"is input {index}"
+    storage = t.untyped_storage()._cdata
+    for index, x in enumerate(inputs):
+        if x.untyped_storage()._cdata == storage:
+            return f"shares the storage of input {index}"
+    return f"fresh storage #{fresh.setdefault(storage, len(fresh))}"
+
+
+def describe(out: object, inputs: Sequence[torch.Tensor]) -> list[dict[str, object]]:
+    """Every leaf of ``out`` as field -> value, comparable between two runs."""
+    leaves, spec = pytree.tree_flatten(out)
+    fresh: dict[int, int] = {}
+    described: list[dict[str, object]] = [{"structure": str(spec)}]
+    for leaf in leaves:
+        if isinstance(leaf, torch.Tensor):
+            device = leaf.fake_device if isinstance(leaf, FakeTensor) else leaf.device
+            described.append({
+                "shape": tuple(_number(s) for s in leaf.shape),
+                "stride": tuple(_number(s) for s in leaf.stride()),
+                "storage_offset": _number(leaf.storage_offset()),
+                "dtype": leaf.dtype,
+                "device": device,
+                "is_conj": leaf.is_conj(),
+                "is_neg": leaf.is_neg(),
+                "requires_grad": leaf.requires_grad,
+                "storage bytes": _number(leaf.untyped_storage().nbytes()),
+                "storage": _storage_of(leaf, inputs, fresh),
+            })
+        else:
+            described.append({"type": type(leaf).__name__, "value": _number(leaf)})
+    return described
+
+
+def check_hit(
+    func: object, cached: object, computed: object, inputs: Sequence[torch.Tensor]
+) -> None:
+    """Raise :class:`DispatchCacheMismatchError` if ``cached`` differs from ``computed``."""
+    hit, kernel = describe(cached, inputs), describe(computed, inputs)
+    for index, (a, b) in enumerate(zip(hit, kernel)):
+        for field in a.keys() | b.keys():
+            if a.get(field) != b.get(field):
+                where = "the output structure" if index == 0 else f"output {index - 1}"
+                raise DispatchCacheMismatchError(
+                    f"{func}: a dispatch-cache hit differs from running the kernel, in "
+                    f"{where}: {field} is {a.get(field)} from the cache but "
+                    f"{b.get(field)} from the kernel. The cache must never change an "
+                    "answer, so this is a bug in torchshade.fake: please report it with "
+                    "this message. Until it is fixed, FakeTensorMode(cache=False) "
+                    "turns the cache off."
+                )

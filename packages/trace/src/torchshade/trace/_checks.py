@@ -1,0 +1,97 @@
+"""The checks a traced graph runs on itself.
+
+* ``GuardCheck``: the first node after the placeholders calls it with every
+  input. It holds the trace's ShapeEnv and the input names the guards are
+  written over (the placeholders' names), evaluates all guards at once and,
+  when one fails, raises ``GuardViolationError`` naming each failing guard,
+  the input values it saw and the user's line that created it.
+* ``insert_runtime_asserts``: each ``torch._check`` on an unbacked value
+  (``u0 >= 2``) becomes ``aten._assert_scalar(cond, message)`` right after
+  the node that makes the value.
+
+``make_fx(..., check_guards=False)`` adds neither (graphs for a compiler).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.fx as fx
+
+from ._errors import GuardViolationError
+from ._sym_expr import SymExprBuilder
+from ._tracer import PURE_SYM_TARGETS, ProxyTracer
+
+_ASSERT = torch.ops.aten._assert_scalar.default
+
+
+class GuardCheck:
+    """The call target of a graph's guard-check node; see the module docstring."""
+
+    def __init__(self, shape_env: Any, names: Sequence[str]) -> None:
+        self.shape_env = shape_env
+        self.names = tuple(names)
+        self.__name__ = "check_guards"
+        self.__qualname__ = "check_guards"
+        self.__module__ = __name__
+
+    def __repr__(self) -> str:
+        return f"GuardCheck(guards over {', '.join(self.names)})"
+
+    def __call__(self, *inputs: object) -> None:
+        failures = self.shape_env.check_guards(dict(zip(self.names, inputs)))
+        if not failures:
+            return
+        listed = "\n".join(f"  - {f}" for f in failures)
+        raise GuardViolationError(
+            f"make_fx graph: the inputs break {len(failures)} guard(s) recorded while tracing:\n"
+            f"{listed}\nThe graph is valid only for inputs that satisfy every guard of its "
+            "trace; run it on such inputs, or trace again with inputs like these. (A graph "
+            "built with make_fx(..., check_guards=False) skips this check and may return a "
+            "wrong result.)"
+        )
+
+
+def insert_guard_check(graph: fx.Graph, shape_env: Any, placeholders: Sequence[fx.Node],
+                       names: Sequence[str]) -> None:  # fmt: skip
+    """The guard-check node, right after the placeholders; ``names`` are the inputs' sources."""
+    first = next((n for n in graph.nodes if n.op != "placeholder"), None)
+    if first is None:
+        return
+    with graph.inserting_before(first):
+        check = GuardCheck(shape_env, names)
+        node = graph.call_function(check, tuple(placeholders))
+    node.meta["val"] = None
+
+
+def insert_runtime_asserts(tracer: ProxyTracer) -> None:
+    """``aten._assert_scalar`` for each runtime assert, after the nodes of its symbols, in order."""
+    graph = tracer.graph
+    order = {n: i for i, n in enumerate(graph.nodes)}
+    after: dict[fx.Node, fx.Node] = {}  # a symbol's node -> the last assert placed after it
+    for ra in tracer.fake_mode.shape_env.runtime_asserts:
+        symbols = list(ra.expr.free_symbols)
+        defs = [d for d in (tracer.exprs.get(s) for s in symbols) if isinstance(d, fx.Node) and d in order]
+        if not defs or len(defs) != len(symbols):
+            continue
+        last = max(defs, key=lambda d: order[d])
+        local: dict[Any, object] = dict(zip(symbols, defs))
+        builder = SymExprBuilder(tracer._emit_expr, local.get, local.__setitem__)
+        with graph.inserting_before(after.get(last, last).next):
+            cond = builder.build(ra.expr)
+            if not isinstance(cond, fx.Node):
+                continue
+            message = f"Runtime assertion failed for expression {ra.text} (from torch._check at {ra.origin})"
+            node = graph.call_function(_ASSERT, (cond, message))
+        node.meta["val"] = None
+        after[last] = node
+        order = {n: i for i, n in enumerate(graph.nodes)}
+
+
+def remove_unused_sym_nodes(graph: fx.Graph) -> None:
+    """Size reads and SymInt arithmetic nothing uses (pure): gone. Tensor ops all stay."""
+    for node in reversed(list(graph.nodes)):
+        if node.op == "call_function" and not node.users and node.target in PURE_SYM_TARGETS:
+            graph.erase_node(node)

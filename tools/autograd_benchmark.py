@@ -1,0 +1,299 @@
+"""The cost of saved-tensor hooks over a small GPT's training step, ours against torch's.
+
+A training step is: forward of a small GPT (token and position embeddings,
+pre-norm blocks with explicit causal attention and an MLP, a tied LM head),
+cross-entropy loss, backward, an SGD step. Three variants run in one process,
+alternating, `--repeats` rounds of `--steps` steps each:
+
+    none    no hooks
+    torch   torch.autograd.graph.saved_tensors_hooks(identity, identity)
+    ours    torchshade.autograd.saved_tensors_hooks(identity, identity)
+            (which also keeps the version check on every saved tensor)
+
+The figure is the hooks' overhead: a variant's time per step minus the
+hook-free time *of the same round*; the ratio ours/torch is the ratio of the
+medians over rounds of those same-round overheads. Medians of the times
+per step are printed too. The machines are shared: compare ratios.
+
+Peak resident memory (VmHWM) of one training step of a larger configuration
+is measured in fresh subprocesses, one per variant: no hooks, `save_on_disk`
+(every saved tensor waits in a file), and `save_on_cpu` (which on a CPU-only
+machine has nothing to move, so it is the control), next to a baseline
+process that only builds the model and its input.
+
+`--report-70b` instead runs `saved_tensors_report` over a Llama-style 70B
+configuration (80 layers, d=8192, 64 heads, 8 KV heads, FFN 28672, vocab
+128256, bf16) built under torchshade.fake's FakeTensorMode, on one sequence
+of 4096 tokens, in a fresh process, and prints the report's first and last
+lines, the time and the process's peak resident memory.
+
+    python3 tools/autograd_benchmark.py [--repeats N] [--steps S] [--quick] [--no-memory]
+    python3 tools/autograd_benchmark.py --report-70b
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from _workspace import require_root
+from torchshade.autograd import save_on_cpu, save_on_disk, saved_tensors_hooks, saved_tensors_report
+from torchshade.fake import FakeTensorMode
+
+
+@dataclass(frozen=True)
+class Config:
+    vocab: int
+    d: int
+    heads: int
+    layers: int
+    batch: int
+    seq: int
+
+
+SMALL = Config(vocab=128, d=32, heads=2, layers=2, batch=2, seq=16)
+LARGE = Config(vocab=2048, d=384, heads=6, layers=4, batch=8, seq=512)
+
+
+class Block(nn.Module):
+    def __init__(self, c: Config) -> None:
+        super().__init__()
+        self.heads = c.heads
+        self.ln1, self.ln2 = nn.LayerNorm(c.d), nn.LayerNorm(c.d)
+        self.qkv, self.proj = nn.Linear(c.d, 3 * c.d), nn.Linear(c.d, c.d)
+        self.fc, self.out = nn.Linear(c.d, 4 * c.d), nn.Linear(4 * c.d, c.d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, s, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).view(b, s, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        scores = (q @ k.transpose(-1, -2)) * (d // self.heads) ** -0.5
+        mask = torch.ones(s, s, dtype=torch.bool, device=x.device).tril()
+        att = scores.masked_fill(~mask, float("-inf")).softmax(-1)
+        x = x + self.proj((att @ v).transpose(1, 2).reshape(b, s, d))
+        out: torch.Tensor = x + self.out(F.gelu(self.fc(self.ln2(x))))
+        return out
+
+
+class GPT(nn.Module):
+    def __init__(self, c: Config) -> None:
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(c.vocab, c.d), nn.Embedding(c.seq, c.d)
+        self.blocks = nn.ModuleList(Block(c) for _ in range(c.layers))
+        self.ln = nn.LayerNorm(c.d)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.tok(idx) + self.pos(torch.arange(idx.shape[1], device=idx.device))
+        for block in self.blocks:
+            x = block(x)
+        logits: torch.Tensor = self.ln(x) @ self.tok.weight.t()
+        return logits
+
+
+class LlamaBlock(nn.Module):
+    """A Llama-style decoder layer: RMSNorm, grouped-query attention, SwiGLU."""
+
+    def __init__(self, d: int, heads: int, kv_heads: int, ffn: int) -> None:
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, d // heads
+        self.norm1, self.norm2 = nn.RMSNorm(d), nn.RMSNorm(d)
+        self.q = nn.Linear(d, d, bias=False)
+        self.kv = nn.Linear(d, 2 * kv_heads * self.head_dim, bias=False)
+        self.o = nn.Linear(d, d, bias=False)
+        self.gate, self.up = nn.Linear(d, ffn, bias=False), nn.Linear(d, ffn, bias=False)
+        self.down = nn.Linear(ffn, d, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, s, d = x.shape
+        h = self.norm1(x)
+        q = self.q(h).view(b, s, self.heads, self.head_dim).transpose(1, 2)
+        k, v = self.kv(h).view(b, s, 2, self.kv_heads, self.head_dim).unbind(2)
+        k = k.transpose(1, 2).repeat_interleave(self.heads // self.kv_heads, dim=1)
+        v = v.transpose(1, 2).repeat_interleave(self.heads // self.kv_heads, dim=1)
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.o(a.transpose(1, 2).reshape(b, s, d))
+        h = self.norm2(x)
+        out: torch.Tensor = x + self.down(F.silu(self.gate(h)) * self.up(h))
+        return out
+
+
+class Llama(nn.Module):
+    def __init__(self, layers: int = 80, d: int = 8192, vocab: int = 128256) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(vocab, d)
+        self.layers = nn.ModuleList(LlamaBlock(d, 64, 8, 28672) for _ in range(layers))
+        self.norm = nn.RMSNorm(d)
+        self.head = nn.Linear(d, vocab, bias=False)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        x = self.emb(idx)
+        for layer in self.layers:
+            x = layer(x)
+        out: torch.Tensor = self.head(self.norm(x))
+        return out
+
+
+def report_70b_child() -> None:
+    start = time.perf_counter()
+    mode = FakeTensorMode()
+    with mode:
+        torch.set_default_dtype(torch.bfloat16)
+        model = Llama()
+        torch.set_default_dtype(torch.float32)
+        idx = torch.zeros(1, 4096, dtype=torch.long)
+    built = time.perf_counter()
+    report = saved_tensors_report(model, idx)
+    done = time.perf_counter()
+    lines = str(report).splitlines()
+    print("\n".join([*lines[:3], "...", *lines[-2:]]))
+    params = sum(p.numel() for p in model.parameters())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{params / 1e9:.1f}B parameters; build {built - start:.1f} s, report {done - built:.1f} s; peak RSS {peak:.0f} MB")
+
+
+def identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+@contextmanager
+def _entered(hooks: saved_tensors_hooks) -> Iterator[None]:
+    with hooks:
+        yield
+
+
+HOOKS: dict[str, Callable[[], AbstractContextManager[object]]] = {
+    "none": nullcontext,
+    "torch": lambda: torch.autograd.graph.saved_tensors_hooks(identity, identity),
+    "ours": lambda: saved_tensors_hooks(identity, identity),
+    "disk": lambda: _entered(save_on_disk()),
+    "cpu": lambda: _entered(save_on_cpu()),
+}
+
+
+def setup(c: Config) -> tuple[GPT, torch.Tensor, torch.Tensor, torch.optim.Optimizer]:
+    torch.manual_seed(0)
+    model = GPT(c)
+    idx = torch.randint(c.vocab, (c.batch, c.seq))
+    target = torch.randint(c.vocab, (c.batch, c.seq))
+    return model, idx, target, torch.optim.SGD(model.parameters(), lr=1e-3)
+
+
+def step(model: GPT, idx: torch.Tensor, target: torch.Tensor, opt: torch.optim.Optimizer, variant: str) -> None:
+    with HOOKS[variant]():
+        logits = model(idx)
+        loss = F.cross_entropy(logits.flatten(0, 1), target.flatten())
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def saved_count(model: GPT, idx: torch.Tensor) -> int:
+    count = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal count
+        count += 1
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, identity):
+        model(idx)
+    return count
+
+
+def time_steps(args: argparse.Namespace) -> None:
+    model, idx, target, opt = setup(SMALL)
+    variants = ("none", "torch", "ours")
+    for v in variants:  # warm up
+        step(model, idx, target, opt, v)
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    for r in range(args.repeats):
+        order = variants if r % 2 == 0 else tuple(reversed(variants))
+        for v in order:
+            gc.collect()
+            gc.disable()  # a collection landing in one variant's run is noise, not cost
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                step(model, idx, target, opt, v)
+            times[v].append((time.perf_counter() - start) / args.steps * 1e3)
+            gc.enable()
+    saved = saved_count(model, idx)
+    print(f"small GPT {SMALL}: {saved} saved tensors per step; {args.repeats} rounds of {args.steps} steps")
+    print(f"{'variant':<8} {'ms/step (median)':>18} {'overhead ms (median)':>22}")
+    for v in variants:
+        overhead = statistics.median(t - n for t, n in zip(times[v], times["none"]))
+        print(f"{v:<8} {statistics.median(times[v]):>18.3f} {overhead:>22.3f}")
+    ours = statistics.median(o - n for o, n in zip(times["ours"], times["none"]))
+    theirs = statistics.median(t - n for t, n in zip(times["torch"], times["none"]))
+    print(f"hooks overhead per saved tensor: torch {theirs * 1e3 / saved:.2f} us, ours {ours * 1e3 / saved:.2f} us")
+    print(f"ours/torch hooks overhead (medians of same-round overheads): {ours / theirs:.2f}x")
+
+
+def peak_child(variant: str) -> None:
+    model, idx, target, opt = setup(LARGE)
+    if variant != "baseline":
+        step(model, idx, target, opt, variant)
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                print(int(line.split()[1]) / 1024)
+                return
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def peak_memory() -> None:
+    print(f"\npeak resident memory (VmHWM) of one training step, {LARGE}, each in a fresh process")
+    peaks: dict[str, float] = {}
+    for variant in ("baseline", "none", "disk", "cpu"):
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", variant], capture_output=True, text=True, check=True
+        )
+        peaks[variant] = float(done.stdout.strip().splitlines()[-1])
+    for variant, mb in peaks.items():
+        above = mb - peaks["baseline"]
+        print(f"{variant:<9} {mb:>9.0f} MB   above baseline {above:>7.0f} MB")
+    saved_none = peaks["none"] - peaks["baseline"]
+    saved_disk = peaks["disk"] - peaks["baseline"]
+    print(f"save_on_disk: peak above baseline {saved_disk / saved_none:.2f}x of the hook-free step's")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=40)
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 3 steps, no memory runs")
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--report-70b", action="store_true", help="saved_tensors_report of a 70B model")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "report-70b":
+        report_70b_child()
+        return
+    if args.child:
+        peak_child(args.child)
+        return
+    require_root("autograd_benchmark")
+    if args.report_70b:
+        command = [sys.executable, __file__, "--child", "report-70b"]
+        print(subprocess.run(command, capture_output=True, text=True, check=True).stdout, end="")
+        return
+    torch.set_num_threads(1)
+    if args.quick:
+        args.repeats, args.steps, args.no_memory = 3, 3, True
+    time_steps(args)
+    if not args.no_memory:
+        peak_memory()
+
+
+if __name__ == "__main__":
+    main()
