@@ -10,7 +10,9 @@ from torchshade.shapes import ShapeEnv
 
 @pytest.fixture
 def env() -> ShapeEnv:
-    return ShapeEnv()
+    """A ShapeEnv whose symbols are all distinct (duck_shape=False): the tests
+    that use it name one symbol per input, whatever their example values."""
+    return ShapeEnv(duck_shape=False)
 
 
 @pytest.fixture

@@ -54,12 +54,12 @@ def test_specialize_zero_one_off_keeps_them_symbolic() -> None:
     assert env.bound_sympy(sizes[0].node.expr).lower == 0  # type: ignore[union-attr]  # a SymInt here
 
 
-def test_duck_shape_is_opt_in() -> None:
-    plain = ShapeEnv()
+def test_duck_shape_is_the_default_as_in_torch() -> None:
+    plain = ShapeEnv(duck_shape=False)
     a = plain.create_symint(5, "a")
     b = plain.create_symint(5, "b")
     assert str(a) != str(b)
-    duck = ShapeEnv(duck_shape=True)
+    duck = ShapeEnv()
     a = duck.create_symint(5, "a")
     b = duck.create_symint(5, "b")
     assert str(a) == str(b) == "s0"

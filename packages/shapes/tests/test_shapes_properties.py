@@ -226,7 +226,7 @@ def assert_same_number(got: Any, want: int | float, what: str) -> None:
 def check_expression(tree: Tree, hints: list[int], others: list[list[int]]) -> None:
     want = py_eval(tree, hints)
     assert want is not None, "callers skip trees that divide by zero at the hints"
-    env = ShapeEnv()
+    env = ShapeEnv(duck_shape=False)
     syms = make_symbols(env, hints)
     symbols = [s.node.expr for s in syms]
     symbol_guards = env.format_guards()  # each symbol's range [2, inf]
@@ -358,7 +358,7 @@ def test_guards_accept_exactly_the_inputs_that_keep_every_decision(data: st.Data
     conds = data.draw(st.lists(conditions(n), min_size=1, max_size=4), label="conditions")
     expected = [c.py_decide(hints) for c in conds]
     assume(None not in expected)
-    env = ShapeEnv()
+    env = ShapeEnv(duck_shape=False)
     decisions = decide_all(env, conds, make_symbols(env, hints))
     assert decisions == expected, f"{conds} at {hints}: decided {decisions}, Python says {expected}"
     guards = env.format_guards()
@@ -388,7 +388,7 @@ def test_expressions_after_decisions_hold_wherever_the_guards_do(data: st.DataOb
     tree = data.draw(int_trees(n), label="tree")
     want = py_eval(tree, hints)
     assume(want is not None and None not in [c.py_decide(hints) for c in conds])
-    env = ShapeEnv()
+    env = ShapeEnv(duck_shape=False)
     syms = make_symbols(env, hints)
     symbols = [s.node.expr for s in syms]  # before decisions replace any of them
     decide_all(env, conds, syms)
@@ -406,7 +406,7 @@ def test_expressions_after_decisions_hold_wherever_the_guards_do(data: st.DataOb
 
 
 def test_guard_that_divides_by_zero_on_new_inputs_rejects_them() -> None:
-    env = ShapeEnv()
+    env = ShapeEnv(duck_shape=False)
     a, b = make_symbols(env, [2, 2])
     assert not bool(a < a // (b - 3))  # 2 // -1 == -2
     assert not env.check_guards({"a": 2, "b": 2})
@@ -451,7 +451,7 @@ def _negated(cond: Any, negate: bool) -> Any:
 
 
 def _both(hints: Sequence[int], cond: Condition) -> tuple[ShapeEnv, Any, Any]:
-    env = ShapeEnv()
+    env = ShapeEnv(duck_shape=False)
     ours = cond.evaluate(make_symbols(env, hints))
     theirs = cond.evaluate(TorchEnv(hints).syms)
     return env, ours, theirs
@@ -465,7 +465,7 @@ def test_static_answers_are_sound(data: st.DataObject) -> None:
     hints = data.draw(small_values(n), label="hints")
     cond = data.draw(conditions(n), label="condition")
     assume(cond.py_decide(hints) is not None)
-    env = ShapeEnv()
+    env = ShapeEnv(duck_shape=False)
     syms = make_symbols(env, hints)
     symbol_guards = env.format_guards()
     ours = cond.evaluate(syms)
@@ -504,7 +504,7 @@ def test_value_ranges_are_sound(data: st.DataObject) -> None:
     hints = data.draw(small_values(n), label="hints")
     tree = data.draw(int_trees(n, 5), label="tree")
     assume(py_eval(tree, hints) is not None)
-    env = ShapeEnv()
+    env = ShapeEnv(duck_shape=False)
     ours = evaluate(tree, make_symbols(env, hints))
     assume(isinstance(ours, torch.SymInt))
     r = env.bound_sympy(ours.node.expr)
@@ -521,7 +521,7 @@ def test_value_ranges_are_no_looser_than_torch(data: st.DataObject) -> None:
     hints = data.draw(small_values(n), label="hints")
     tree = data.draw(int_trees(n, 5), label="tree")
     assume(py_eval(tree, hints) is not None)
-    env = ShapeEnv()
+    env = ShapeEnv(duck_shape=False)
     ours = evaluate(tree, make_symbols(env, hints))
     torch_env = TorchEnv(hints)
     theirs = evaluate(tree, torch_env.syms)
