@@ -261,3 +261,17 @@ def test_grad_of_a_fake_of_another_mode_comes_across(ours: bool) -> None:
     assert getattr(again.grad, "fake_mode") is second  # noqa: B009  # two FakeTensor classes
     assert str(again.grad.shape) == str(fake.grad.shape) == str(fake.shape)
     assert isinstance(again, torch.nn.Parameter)
+
+
+def test_converting_records_no_guard_like_torch() -> None:
+    counts = []
+    for mode in _modes():
+        x = torch.randn(4, 6)
+        w = torch.nn.Parameter(torch.randn(3, 5))
+        w.grad = torch.randn(5, 3).t()
+        for real in (x, x[3:].detach(), x[1:, 2:], x.view(-1)[1:], w, torch.randn(10)[::2]):
+            mode.from_tensor(real)
+        env = mode.shape_env
+        assert env is not None
+        counts.append(len(env.guards))
+    assert counts == [0, 0]

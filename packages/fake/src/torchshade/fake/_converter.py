@@ -27,6 +27,7 @@ What else comes across, as torch's converter does it:
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -212,7 +213,12 @@ class FakeTensorConverter:
             nbytes = t.untyped_storage().nbytes()
             storage = torch.empty(nbytes, dtype=torch.uint8, device=_META).untyped_storage()
             self._remember(key, storage)
-        with torch.no_grad():
+        env = self._mode.shape_env
+        # set_ checks that the sizes fit the storage; for symbols that check is
+        # a fact of the real tensor, not a decision of the program (no guard, as
+        # in torch's converter).
+        quiet = env.suppress_guards() if env is not None else contextlib.nullcontext()
+        with torch.no_grad(), quiet:
             elem = torch.empty(0, dtype=t.dtype, device=_META)
             elem.set_(storage, offset, sizes, strides)
         return elem
