@@ -104,3 +104,16 @@ def test_cpu_moves_accelerator_tensors_to_cpu_and_back() -> None:
     assert back.device == t.device
     cpu = torch.randn(3)
     assert hooks.pack_hook(cpu)[1] is cpu  # nothing to move
+
+
+def test_disk_writes_a_view_s_own_bytes_not_its_base(tmp_path: Path) -> None:
+    base = torch.randn(1000, 100, requires_grad=True)
+    spill = save_on_disk(tmp_path)
+    with spill:
+        rows = base[:10] * 1  # an activation; its slice below is a view of it
+        y = (rows[:, :5] * rows[:, :5]).sum()
+    sizes = [os.path.getsize(os.path.join(spill.directory, f)) for f in spill.files()]
+    assert sizes and max(sizes) < 10 * 100 * 4  # the 10x5 slice, not the 10x100 activation
+    y.backward()
+    assert base.grad is not None
+    torch.testing.assert_close(base.grad[:10, :5], 2 * base.detach()[:10, :5])

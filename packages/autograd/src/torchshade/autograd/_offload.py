@@ -109,8 +109,11 @@ class save_on_disk(saved_tensors_hooks):
 
     def _pack(self, t: torch.Tensor) -> tuple[_SpillFile, save_on_disk]:
         path = os.path.join(self.directory, f"{next(self._count)}.pt")
+        data = t.detach().cpu()
+        if data.untyped_storage().nbytes() > data.numel() * data.element_size():
+            data = data.clone()  # a view: write its own bytes, not its base's whole storage
         try:
-            torch.save(t.detach().cpu(), path)
+            torch.save(data, path)
         except BaseException:
             _remove(path)
             raise
