@@ -95,6 +95,15 @@ def _is_plumbing(filename: str) -> bool:
     return found
 
 
+def _short(filename: str) -> str:
+    """``torch/_refs/__init__.py`` for a file of torch (likewise sympy, the stdlib); else as is."""
+    real = os.path.realpath(filename)
+    for root in (_TORCH, _SYMPY, _STDLIB):
+        if real.startswith(root):
+            return os.path.relpath(real, os.path.dirname(root.rstrip(os.sep)) if root != _STDLIB else root)
+    return filename
+
+
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """Where a guard was asked for: the user's line and the framework line that asked."""
@@ -118,8 +127,7 @@ class Provenance:
             if not _is_internal(name):
                 return Provenance(name, frame.f_lineno, frame.f_code.co_name, framework)
             if not framework and not _is_plumbing(name):
-                short = name.split("site-packages" + os.sep)[-1]
-                framework = f"{short}:{frame.f_lineno} in {frame.f_code.co_name}"
+                framework = f"{_short(name)}:{frame.f_lineno} in {frame.f_code.co_name}"
             frame = frame.f_back
         return Provenance("<unknown>", 0, "<unknown>", framework)
 
