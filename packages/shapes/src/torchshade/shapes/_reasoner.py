@@ -1,4 +1,4 @@
-"""Reasoner: the deciding half of ShapeEnv (decisions, guards, runtime asserts).
+"""Reasoner: the deciding half of ShapeEnv; the guards it leaves go to its GuardLog.
 
 Every question about a symbolic value comes here:
 
@@ -6,6 +6,9 @@ Every question about a symbolic value comes here:
     backed (has a hint)                             -> answer from the hint, record a guard
     unbacked, with a fallback (guard_or_false ...)  -> the fallback, no guard
     unbacked otherwise                              -> GuardOnDataDependentSymNode
+
+A decision's fact is learned and logged (``_guards.GuardLog``) together; a
+``Dim`` constraint that rejects it undoes both (``_snapshot``).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ _CHECK_HELP = (
 
 
 class Reasoner:
-    """Knowledge plus hints, guard records and runtime asserts."""
+    """Knowledge plus hints, and the log of guards and runtime asserts (``self.log``)."""
 
     infos: dict[Any, SymbolInfo]
 
