@@ -14,6 +14,7 @@ import os
 import sys
 import sysconfig
 import traceback
+from collections.abc import Mapping
 from types import FrameType
 
 import torch
@@ -52,7 +53,7 @@ def user_frames(entry: FrameType | None) -> tuple[Frame, ...]:
     return tuple(out)
 
 
-def module_stack(entry: FrameType | None, names: dict[int, str]) -> dict[str, tuple[str, str]]:
+def module_stack(entry: FrameType | None, names: Mapping[int, str]) -> dict[str, tuple[str, str]]:
     """The ``nn.Module``s whose ``forward`` is running, outermost first: path -> (path, type)."""
     found: list[tuple[str, str]] = []
     frame: FrameType | None = sys._getframe(1)

@@ -105,6 +105,7 @@ class _Trace:
         placeholders = [tracer.placeholder(n, v, _val(v, tracer)) for n, v in zip(names, values)]
         out = self._call(tracer, fake_mode, tree_unflatten(values, spec))
         out_leaves, out_spec = tree_flatten(out)
+        tracer.entry = sys._getframe()  # nodes made for the outputs: no user frame of their own
         tracer.graph.output(tuple(_output_value(tracer, leaf) for leaf in out_leaves))  # type: ignore[misc]  # nodes and numbers: fx Arguments
         return self._finish(tracer, fake_mode, placeholders, names, spec, out_spec)
 

@@ -113,7 +113,7 @@ class ProxyTracer:
         node.meta["val"] = val
         self.frames.append((node, user_frames(self.entry)))
         if self.module_names is not None:
-            node.meta["nn_module_stack"] = module_stack(self.entry, dict(self.module_names))
+            node.meta["nn_module_stack"] = module_stack(self.entry, self.module_names)
         return node
 
     def _made(self, ref: fx.Node | Pending) -> fx.Node:
