@@ -9,8 +9,10 @@ kernel would give. So a key holds everything that decides an output:
   registered after an op's first call is then used: older entries become
   unreachable and the per-op plan table of ``_kernel.py`` is emptied;
 * the context: default dtype and device, inference mode, whether the
-  Python dispatcher is on and whether a tracer holds torch's PROXY mode
-  slot; with a ShapeEnv, whether its guards are suppressed and its settings;
+  Python dispatcher is on and whether a tracer records SymNode operations
+  (``torchshade.shapes.sym_op_tracing``; the tracer writes a SymInt that a
+  hit hands out as an expression of its symbols); with a ShapeEnv, whether
+  its guards are suppressed and its settings;
 * for each tensor argument what a kernel can see of it: dtype, fake device,
   sizes, strides, offset, the size of its storage in bytes, the conj and neg
   bits and ``requires_grad`` (symbolic values by their sympy expression,
@@ -30,9 +32,7 @@ ShapeEnv no longer holds is recorded again, at the user's current line.
 
 Never cached: ops outside aten/prims (custom ops may have side effects),
 data-dependent ops, ops that change metadata in place or write ``out=``,
-any call that made an unbacked symbol or ran a fallback kernel, and calls
-in a mode with a ShapeEnv while a tracer records SymNode operations
-(``torchshade.shapes.sym_op_tracing``): a hit would hide them from it.
+and any call that made an unbacked symbol or ran a fallback kernel.
 
 Where entries live: a static mode's entries depend on the key alone, so
 static modes share one process-wide table until ``cache_clear()`` gives a
@@ -69,8 +69,15 @@ _NEVER = frozenset(
     {torch.Tag.dynamic_output_shape, torch.Tag.data_dependent_output, torch.Tag.inplace_view}
 )
 _MAX_ENTRIES = 200_000
-_PROXY_SLOT = torch._C._TorchDispatchModeKey.PROXY
 _PYTHON_DISPATCHER = torch._C.DispatchKey.PythonDispatcher
+_STRIDED = torch.strided
+# Read on every dispatch: bound once (each is a C function).
+_default_dtype = torch.get_default_dtype
+_default_device = torch._C._get_default_device
+_inference_mode = torch.is_inference_mode_enabled
+_tls_included = torch._C._dispatch_tls_is_dispatch_key_included
+# The tables whose sizes make the registration stamp (each mutated in place).
+_TABLES = (decomposition_table, meta_table, torch.library._impls)
 
 
 class CacheInfo(NamedTuple):
@@ -103,7 +110,8 @@ def registration_stamp() -> int:
     plans chosen per op are forgotten, and keys made from then on differ
     from every older one.
     """
-    sizes = (len(decomposition_table), len(meta_table), len(torch.library._impls))
+    decompositions, metas, impls = _TABLES
+    sizes = (len(decompositions), len(metas), len(impls))
     if sizes != _Registrations.sizes:
         _Registrations.sizes = sizes
         _Registrations.stamp += 1
@@ -123,18 +131,21 @@ def _sym_key(value: object) -> Hashable:
 
 def tensor_key(t: torch.Tensor) -> Hashable:
     """What a kernel sees of ``t``."""
-    if not isinstance(t, FakeTensor) or t.layout != torch.strided:
+    if not isinstance(t, FakeTensor) or t.layout != _STRIDED:
         raise Uncacheable
-    # A static view may sit on a storage of symbolic size.
-    nbytes = _sym_key(t.untyped_storage().nbytes())
+    nbytes = t.untyped_storage().nbytes()
+    if type(nbytes) is not int:  # a static view may sit on a storage of symbolic size
+        nbytes = _sym_key(nbytes)
     if t._has_symbolic_sizes_strides:
         shape = tuple(_sym_key(s) for s in t.shape)
         stride = tuple(_sym_key(s) for s in t.stride())
         offset = _sym_key(t.storage_offset())
     else:
         shape, stride, offset = t.shape, t.stride(), t.storage_offset()
-    bits = (t.is_conj(), t.is_neg(), t.requires_grad)
-    return (t.dtype, t.fake_device, shape, stride, offset, nbytes, bits)
+    dtype = t.dtype
+    # The conj bit exists on complex tensors only; the neg bit on any (x.conj().imag).
+    bits = (t.is_conj(), t.is_neg()) if dtype.is_complex else t.is_neg()
+    return (dtype, t.fake_device, shape, stride, offset, nbytes, bits, t.requires_grad)
 
 
 def value_key(value: object) -> Hashable:
@@ -162,11 +173,11 @@ def context_key(shape_env: Any) -> Hashable:
             shape_env.allow_scalar_outputs,
         )
     return (
-        torch.get_default_dtype(),
-        torch._C._get_default_device(),
-        torch.is_inference_mode_enabled(),
-        torch._C._dispatch_tls_is_dispatch_key_included(_PYTHON_DISPATCHER),
-        torch._C._get_dispatch_mode(_PROXY_SLOT) is not None,
+        _default_dtype(),
+        _default_device(),
+        _inference_mode(),
+        _tls_included(_PYTHON_DISPATCHER),
+        bool(_SYM_OP_TRACERS),
         settings,
     )
 
@@ -266,9 +277,8 @@ def rebuild(mode: FakeTensorMode, spec: OutputSpec, tensors: Sequence[torch.Tens
                 elem = torch.empty(0, dtype=spec.dtype, device=_META)
                 source = tensors[spec.view_of].untyped_storage()
                 elem.set_(source, spec.offset, spec.shape, spec.stride)
-    if elem.is_conj() != spec.conj:
+    if spec.conj or spec.neg or spec.symbolic:  # fresh and set_ tensors have neither bit
         torch._C._set_conj(elem, spec.conj)
-    if elem.is_neg() != spec.neg:
         torch._C._set_neg(elem, spec.neg)
     return FakeTensor(mode, elem, spec.device)
 
@@ -351,7 +361,7 @@ class DispatchCache:
         cacheable = self._cacheable.get(id(func))
         if cacheable is None:
             cacheable = self._cacheable[id(func)] = is_cacheable_op(func)
-        if not cacheable or (_SYM_OP_TRACERS and mode.shape_env is not None):
+        if not cacheable:
             self.bypasses += 1
             return None
         try:
