@@ -16,6 +16,10 @@ channels-last through that unit dimension. Sizes without a hint (unbacked
 symbols) give no answer, and the outputs stay contiguous, as in torch's
 fake mode. With backed symbols the backend selection reads their hints
 and may record guards, as in torch's fake mode.
+
+A fake CUDA tensor on a build without CUDA cannot ask for a CUDA backend;
+it gets cuDNN's rule (channels-last in, channels-last out; never for
+float64), what a GPU with cuDNN gives.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import torch
+
+from ._stand_in import has_no_backend
 
 if TYPE_CHECKING:
     from ._mode import FakeTensorMode
@@ -53,6 +59,8 @@ def output_memory_format(
     assert isinstance(input_, torch.Tensor) and isinstance(weight, torch.Tensor)  # schema types
     if not (_has_hints(input_) and _has_hints(weight)):
         return None
+    if has_no_backend(input_.device):
+        return _cudnn_format(input_, weight)
     select: dict[str, object] = {name: bound[name] for name in _SELECT_ARGS}
     if func is _BACKWARD:
         select["bias"] = None
@@ -99,6 +107,21 @@ def _restride(t: object, memory_format: torch.memory_format, under_mode: UnderMo
     if t.dim() not in (4, 5) or (t.dim() == 4) != (memory_format != torch.channels_last_3d):
         return t  # the format does not apply to this rank
     return under_mode(lambda: t.contiguous(memory_format=memory_format))
+
+
+def _cudnn_format(input_: torch.Tensor, weight: torch.Tensor) -> torch.memory_format:
+    """cuDNN's rule, for fake CUDA tensors on a build without CUDA (whose backend choice we cannot ask).
+
+    Channels-last when the input or the weight is, except in float64.
+    """
+    if torch.float64 in (input_.dtype, weight.dtype):
+        return torch.contiguous_format
+    for t in (input_, weight):
+        if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
+            return torch.channels_last
+        if t.dim() == 5 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last_3d):
+            return torch.channels_last_3d
+    return torch.contiguous_format
 
 
 def _bind(

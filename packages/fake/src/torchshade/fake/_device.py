@@ -14,6 +14,7 @@ import torch
 
 from ._errors import FakeDeviceMismatchError
 from ._spec import tensor_str
+from ._stand_in import from_stand_in
 
 aten = torch.ops.aten
 _CPU = torch.device("cpu")
@@ -80,7 +81,11 @@ def common_device(
 
 
 def normalize(device: torch.device) -> torch.device:
-    """``cuda`` -> ``cuda:0``: fake tensors always report an indexed accelerator."""
+    """``cuda`` -> ``cuda:0``: fake tensors always report an indexed accelerator.
+
+    A stand-in ``meta:k`` (``_stand_in.py``) becomes the device it stands for.
+    """
+    device = from_stand_in(device)
     if device.index is None and device.type not in ("cpu", "meta"):
         return torch.device(device.type, 0)
     return device

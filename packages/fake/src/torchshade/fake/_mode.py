@@ -41,6 +41,7 @@ from ._errors import (
 )
 from ._kernel import plan_for, run_plan
 from ._spec import tensor_str
+from ._stand_in import cpp_device
 from ._tensor import FakeTensor
 from ._view import OPS as _CONTIGUOUS_VIEW_OPS
 from ._view import run_contiguous_view
@@ -70,7 +71,6 @@ _METADATA: dict[int, Any] = {
 # mode below every user mode (a tracer's proxy mode sees ops first) and tells
 # torch's C++ not to initialize CUDA for factory calls with device="cuda".
 _FAKE_KEY = torch._C._TorchDispatchModeKey.FAKE
-_META = torch.device("meta")
 _ids = itertools.count()
 
 
@@ -262,7 +262,7 @@ class FakeTensorMode(TorchDispatchMode):
         if func is _PRIM_DEVICE:
             tensor = args[0]
             if isinstance(tensor, FakeTensor):
-                return _META if tensor.fake_mode.in_kernel else tensor.fake_device
+                return cpp_device(tensor)
         return self._dispatch(func, args, kwargs or {})
 
     def dispatch_outside_mode(

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ._spec import shape_str
+from ._stand_in import DeviceMethods, cpp_device, stand_in
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -37,7 +38,7 @@ _PRIM_DEVICE = torch.ops.prim.device.default
 _META = torch.device("meta")
 
 
-class FakeTensor(torch.Tensor):
+class FakeTensor(DeviceMethods):
     """A tensor with sizes, strides, dtype and device, but no data.
 
     Made by :meth:`FakeTensorMode.from_tensor` or by running ops inside a
@@ -53,6 +54,8 @@ class FakeTensor(torch.Tensor):
 
     fake_mode: FakeTensorMode
     fake_device: torch.device
+    # What torch's C++ is told (prim.device): fake_device, or a stand-in (_stand_in.py).
+    cpp_device: torch.device
     # The real value of a small tensor made inside the mode (torch.tensor([3])),
     # kept so .item() works; dropped when the tensor is written to.
     constant: torch.Tensor | None
@@ -78,6 +81,7 @@ class FakeTensor(torch.Tensor):
         )
         self.fake_mode = fake_mode
         self.fake_device = device
+        self.cpp_device = stand_in(device)
         self.constant = constant
         self._memo = {}
         return self
@@ -102,7 +106,7 @@ class FakeTensor(torch.Tensor):
         if func is _PRIM_DEVICE:
             tensor = args[0]
             assert isinstance(tensor, FakeTensor)  # prim.device has one tensor arg
-            return _META if tensor.fake_mode.in_kernel else tensor.fake_device
+            return cpp_device(tensor)
         mode = _find_mode(args, kwargs)
         return mode.dispatch_outside_mode(func, types, args, kwargs or {})
 
