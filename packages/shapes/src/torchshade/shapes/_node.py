@@ -275,11 +275,21 @@ class SymNode:
 def _binary(op: builtins.str, build: Callable[[Any, Any], Any], hint_fn: Callable[[Any, Any], Any],
             pytype: type | None = None, simplify: bool = False) -> Callable[[SymNode, SymNode], SymNode]:  # fmt: skip
     def method(self: SymNode, other: SymNode) -> SymNode:
-        out = pytype or (float if float in (self.pytype, other.pytype) else self.pytype)
-        if simplify:  # min/max: drop an argument the ranges dominate (Max(1, s0) -> s0)
-            knowledge = self.shape_env.knowledge
-            return self._make(op, (other,), lambda a, b: knowledge.simplify(build(a, b)), hint_fn, out)
-        return self._make(op, (other,), build, hint_fn, out)
+        # _make, unrolled for two operands: the hottest path of symbolic tracing.
+        out = pytype or (float if float is self.pytype or float is other.pytype else self.pytype)
+        env = self.shape_env
+        key = (op, self.expr, other.expr)
+        expr = env.expr_cache.get(key)
+        if expr is None:
+            expr = build(self.expr, other.expr)
+            if simplify:  # min/max: drop an argument the ranges dominate (Max(1, s0) -> s0)
+                expr = env.knowledge.simplify(expr)
+            env.expr_cache[key] = expr
+        a, b = self._hint, other._hint
+        node = SymNode(expr, env, out, None if a is None or b is None else hint_fn(a, b))
+        if _tracing.ACTIVE:  # the one point a tracer records SymNode operations (_tracing.py)
+            _tracing.record(op, (self, other), node)
+        return node
 
     method.__name__ = op
     return method
