@@ -60,7 +60,9 @@ def output_memory_format(
     if not (_has_hints(input_) and _has_hints(weight)):
         return None
     if has_no_backend(input_.device):
-        return _cudnn_format(input_, weight)
+        cudnn = under_mode(lambda: _cudnn_format(input_, weight))
+        assert isinstance(cudnn, torch.memory_format)  # what _cudnn_format returns
+        return cudnn
     select: dict[str, object] = {name: bound[name] for name in _SELECT_ARGS}
     if func is _BACKWARD:
         select["bias"] = None
@@ -100,13 +102,19 @@ def restride_outputs(
 
 
 def _restride(t: object, memory_format: torch.memory_format, under_mode: UnderMode) -> object:
-    if not isinstance(t, torch.Tensor) or t.is_contiguous(memory_format=memory_format):
+    if not isinstance(t, torch.Tensor):
         return t
-    if t.dim() == 3 and memory_format == torch.channels_last:
-        return under_mode(lambda: t.unsqueeze(2).contiguous(memory_format=memory_format).squeeze(2))
-    if t.dim() not in (4, 5) or (t.dim() == 4) != (memory_format != torch.channels_last_3d):
-        return t  # the format does not apply to this rank
-    return under_mode(lambda: t.contiguous(memory_format=memory_format))
+
+    def restrided() -> torch.Tensor:
+        if t.is_contiguous(memory_format=memory_format):
+            return t
+        if t.dim() == 3 and memory_format == torch.channels_last:
+            return t.unsqueeze(2).contiguous(memory_format=memory_format).squeeze(2)
+        if t.dim() not in (4, 5) or (t.dim() == 4) != (memory_format != torch.channels_last_3d):
+            return t  # the format does not apply to this rank
+        return t.contiguous(memory_format=memory_format)
+
+    return under_mode(restrided)
 
 
 def _cudnn_format(input_: torch.Tensor, weight: torch.Tensor) -> torch.memory_format:

@@ -20,6 +20,7 @@ meanwhile. New meta outputs are wrapped as fake tensors on the op's device.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -123,8 +124,11 @@ def run_plan(
     """Run ``func`` by ``plan``; outputs are fake tensors of ``mode``."""
     if func in _convolution.OPS:
         # The meta kernel cannot know eager's output memory format; we can.
+        # It follows the layouts, not the sizes: decided at the hints, no guard.
         def in_mode(fn: Callable[[], object]) -> object:
-            return under_mode(mode, fn, (), {})
+            env = mode.shape_env
+            with contextlib.nullcontext() if env is None else env.suppress_guards():
+                return under_mode(mode, fn, (), {})
 
         fmt = _convolution.output_memory_format(func, args, kwargs, in_mode)
         out = _run_plan(mode, plan, func, args, kwargs, tensors)
