@@ -133,7 +133,7 @@ def tensor_key(t: torch.Tensor) -> Hashable:
     """What a kernel sees of ``t``."""
     if not isinstance(t, FakeTensor) or t.layout != _STRIDED:
         raise Uncacheable
-    nbytes = t.untyped_storage().nbytes()
+    nbytes: Hashable = t.untyped_storage().nbytes()
     if type(nbytes) is not int:  # a static view may sit on a storage of symbolic size
         nbytes = _sym_key(nbytes)
     if t._has_symbolic_sizes_strides:
