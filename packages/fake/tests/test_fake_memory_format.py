@@ -185,3 +185,19 @@ def test_view_copy_copies_where_a_view_is_impossible_as_eager_does(layout: str) 
     x = {"contiguous": base, "transposed": base.mT.contiguous().mT, "sliced": torch.randn(5, 12)[:, ::2]}[layout]
     eager, torch_fake, ours = three_ways(lambda: torch.ops.aten.view_copy(x, [30]))
     assert ours == eager == torch_fake
+
+
+def test_the_format_decision_records_no_guard() -> None:
+    """A channels-last input costs no guard more than a contiguous one (the format follows layouts)."""
+    recorded = {}
+    for name, fmt in (("contiguous", CONTIG), ("channels_last", CL)):
+        env = ShapeEnv()
+        mode = FakeTensorMode(shape_env=env)
+        x = mode.from_tensor(torch.randn(2, 4, 8, 8).contiguous(memory_format=fmt), source="x")
+        w = mode.from_tensor(torch.randn(6, 4, 3, 3), source="w")
+        before = len(env.guards)
+        with mode:
+            out = F.conv2d(x, w)
+        assert layout(out) == layout(F.conv2d(torch.randn(2, 4, 8, 8).contiguous(memory_format=fmt), torch.randn(6, 4, 3, 3)))
+        recorded[name] = [str(g.expr) for g in env.guards[before:]]
+    assert recorded["channels_last"] == recorded["contiguous"]
