@@ -16,6 +16,9 @@ one cold round:
     ours-fake     torchshade.trace.make_fx, tracing_mode="fake"
     torch-sym     torch's make_fx, tracing_mode="symbolic"
     ours-sym      ours, tracing_mode="symbolic" (graph with its guard check)
+    torch-named   torch's make_fx of inputs made fake by its own FakeTensorMode
+                  with a ShapeEnv: weights static, batch and sequence symbols
+    ours-named    the same with our FakeTensorMode and ShapeEnv
 
 The ratio is the median over rounds of ours / torch measured in the same
 round (robust to load that changes between rounds on a shared machine).
@@ -41,9 +44,13 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode as TorchFakeTensorMode
 from torch.fx.experimental.proxy_tensor import make_fx as torch_make_fx
+from torch.fx.experimental.symbolic_shapes import ShapeEnv as TorchShapeEnv
 
 from fake_benchmark import CONFIGS, Config, build, vm_hwm_mb
+from torchshade.fake import FakeTensorMode
+from torchshade.shapes import ShapeEnv
 from torchshade.trace import make_fx as ours_make_fx
 
 Mode = Literal["fake", "symbolic"]
@@ -88,16 +95,25 @@ def run_variant(label: str, model: nn.Module, params: Params, tokens: torch.Tens
     start = time.perf_counter()
     if label == "meta":
         fn(params, tokens)
-    else:
-        side, mode = label.split("-")
-        make_fx: Callable[..., Any] = ours_make_fx if side == "ours" else torch_make_fx
-        gm = make_fx(fn, tracing_mode="symbolic" if mode == "sym" else "fake")(params, tokens)
-        if len(gm.graph.nodes) < 10:
-            sys.exit(f"{label}: a graph of {len(gm.graph.nodes)} nodes")
+        return time.perf_counter() - start
+    side, mode = label.split("-")
+    make_fx: Callable[..., Any] = ours_make_fx if side == "ours" else torch_make_fx
+    if mode == "named":
+        params, tokens = named_inputs(side, params, tokens)
+    gm = make_fx(fn, tracing_mode="symbolic" if mode == "sym" else "fake")(params, tokens)
+    if len(gm.graph.nodes) < 10:
+        sys.exit(f"{label}: a graph of {len(gm.graph.nodes)} nodes")
     return time.perf_counter() - start
 
 
-LABELS = ["meta", "torch-fake", "ours-fake", "torch-sym", "ours-sym"]
+def named_inputs(side: str, params: Params, tokens: torch.Tensor) -> tuple[Params, torch.Tensor]:
+    """Fake inputs of the side's own mode: static weights, symbolic batch and sequence."""
+    mode: Any = FakeTensorMode(shape_env=ShapeEnv()) if side == "ours" else TorchFakeTensorMode(shape_env=TorchShapeEnv())
+    fake_params = {k: mode.from_tensor(v, static_shapes=True) for k, v in params.items()}
+    return fake_params, mode.from_tensor(tokens)
+
+
+LABELS = ["meta", "torch-fake", "ours-fake", "torch-sym", "ours-sym", "torch-named", "ours-named"]
 
 
 def bench(case: Case, repeats: int, batch: int, seq: int) -> dict[str, list[float]]:
@@ -116,15 +132,17 @@ def median_ratio(runs: dict[str, list[float]], a: str, b: str) -> float:
 
 def print_table(results: Sequence[tuple[Case, dict[str, list[float]]]], repeats: int) -> None:
     print(f"\nmake_fx, ms, median of {repeats} warm runs; ratio = median over rounds of ours / torch in one round")
-    head = ["case", "layers", "meta", "torch-fake", "ours-fake", "ratio", "torch-sym", "ours-sym", "ratio"]
-    print("".join(f"{h:>11}" for h in head))
+    head = ["case", "layers", "meta", "torch-fake", "ours-fake", "ratio", "torch-sym", "ours-sym", "ratio",
+            "torch-named", "ours-named", "ratio"]  # fmt: skip
+    print("".join(f"{h:>12}" for h in head))
     for case, runs in results:
         ms = {k: 1000 * statistics.median(v[1:] or v) for k, v in runs.items()}
         cells = [case.name, str(case.config.layers), f"{ms['meta']:.0f}", f"{ms['torch-fake']:.0f}",
                  f"{ms['ours-fake']:.0f}", f"{median_ratio(runs, 'ours-fake', 'torch-fake'):.2f}x",
                  f"{ms['torch-sym']:.0f}", f"{ms['ours-sym']:.0f}",
-                 f"{median_ratio(runs, 'ours-sym', 'torch-sym'):.2f}x"]  # fmt: skip
-        print("".join(f"{c:>11}" for c in cells))
+                 f"{median_ratio(runs, 'ours-sym', 'torch-sym'):.2f}x", f"{ms['torch-named']:.0f}",
+                 f"{ms['ours-named']:.0f}", f"{median_ratio(runs, 'ours-named', 'torch-named'):.2f}x"]  # fmt: skip
+        print("".join(f"{c:>12}" for c in cells))
     print("cold (first) round, ms: " + "; ".join(
         f"{case.name} " + ", ".join(f"{k} {1000 * v[0]:.0f}" for k, v in runs.items()) for case, runs in results))
 
