@@ -115,19 +115,22 @@ def _same(a: object, b: object) -> bool:
 
 
 def check_hit(
-    func: object, cached: object, computed: object, inputs: Sequence[torch.Tensor]
+    func: object, cached: object, computed: object, inputs: Sequence[torch.Tensor],
+    source: str = "a dispatch-cache hit",
 ) -> None:
-    """Raise :class:`DispatchCacheMismatchError` if ``cached`` differs from ``computed``."""
+    """Raise :class:`DispatchCacheMismatchError` if ``cached`` (from ``source``: the
+    cache, or a fast path) differs from ``computed``."""
     hit, kernel = describe(cached, inputs), describe(computed, inputs)
     for index, (a, b) in enumerate(zip(hit, kernel)):
         for field in [*a, *(k for k in b if k not in a)]:  # in a fixed order
             if not _same(a.get(field), b.get(field)):
                 where = "the output structure" if index == 0 else f"output {index - 1}"
+                cache = source == "a dispatch-cache hit"
                 raise DispatchCacheMismatchError(
-                    f"{func}: a dispatch-cache hit differs from running the kernel, in "
-                    f"{where}: {field} is {a.get(field)} from the cache but "
-                    f"{b.get(field)} from the kernel. The cache must never change an "
-                    "answer, so this is a bug in torchshade.fake: please report it with "
-                    "this message. Until it is fixed, FakeTensorMode(cache=False) "
-                    "turns the cache off."
+                    f"{func}: {source} differs from running the kernel, in "
+                    f"{where}: {field} is {a.get(field)} from the "
+                    f"{'cache' if cache else 'fast path'} but {b.get(field)} from the kernel. "
+                    f"The {'cache' if cache else 'fast path'} must never change an answer, so "
+                    "this is a bug in torchshade.fake: please report it with this message."
+                    + (" Until it is fixed, FakeTensorMode(cache=False) turns the cache off." if cache else "")
                 )

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from . import _constant, _crosscheck, _dynamic
+from . import _constant, _crosscheck, _dynamic, _pointwise
 from ._cache import CacheInfo, DispatchCache, decision_mark, decisions_since, registration_stamp
 from ._converter import FakeTensorConverter
 from ._errors import (
@@ -394,6 +394,13 @@ class FakeTensorMode(TorchDispatchMode):
         if symbolic and id(func) in _CONTIGUOUS_VIEW_OPS:
             out = run_contiguous_view(self, args, kwargs)  # one guard, not torch's walk (_view.py)
             if out is not NotImplemented:
+                return out
+        if symbolic and _pointwise.eligible(func):
+            out = _pointwise.run_pointwise(self, func, args, kwargs, fakes)  # _pointwise.py
+            if out is not NotImplemented:
+                if self.cache_crosscheck:  # the fast path must agree with the ordinary one
+                    computed = run_plan(self, plan_for(func, symbolic), func, args, kwargs, fakes)
+                    _crosscheck.check_hit(func, out, computed, fakes, "the pointwise fast path")
                 return out
         return run_plan(self, plan_for(func, symbolic), func, args, kwargs, fakes)
 

@@ -281,10 +281,9 @@ def _binary(op: builtins.str, build: Callable[[Any, Any], Any], hint_fn: Callabl
         key = (op, self.expr, other.expr)
         expr = env.expr_cache.get(key)
         if expr is None:
-            expr = build(self.expr, other.expr)
-            if simplify:  # min/max: drop an argument the ranges dominate (Max(1, s0) -> s0)
-                expr = env.knowledge.simplify(expr)
-            env.expr_cache[key] = expr
+            expr = env.expr_cache[key] = build(self.expr, other.expr)
+        if simplify:  # min/max: drop an argument the ranges dominate (Max(1, s0) -> s0); not
+            expr = env.knowledge.simplify(expr)  # cached above: it depends on what is known now
         a, b = self._hint, other._hint
         node = SymNode(expr, env, out, None if a is None or b is None else hint_fn(a, b))
         if _tracing.ACTIVE:  # the one point a tracer records SymNode operations (_tracing.py)

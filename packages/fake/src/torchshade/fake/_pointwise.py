@@ -1,0 +1,168 @@
+"""Pointwise ops on dense tensors with symbolic sizes, without torch's Python refs.
+
+With symbolic sizes, torch runs a pointwise op (``add``, ``mul``, ``relu``,
+``where``, ...) through its Python reference: broadcasting, type promotion
+and ``compute_elementwise_output_strides`` ask dozens of symbolic questions
+per call, which is most of the time of a symbolic forward pass. Yet when
+one input is dense (contiguous or channels-last, every dimension of size
+at least 2) and every other tensor input has its shape or broadcasts to it
+dimension by dimension, the answer cannot depend on the values of the
+symbols: the output has that input's sizes and strides (TensorIterator
+follows the layout of a dense full-size input), and the dtype comes from
+the type promotion of the dtypes alone.
+
+So the op runs once on *stand-ins*: meta tensors of the example sizes and
+strides (the hints), through torch's C++ meta kernel. Its output must have
+exactly the full input's example sizes and strides, or the fast path
+declines; its dtype is the answer's. The output is then an empty tensor of
+the full input's symbolic sizes and strides. Anything else (mutating ops,
+random ops, symbolic scalars, 0-dim or mismatched tensors, mixed devices)
+returns ``NotImplemented`` and the op takes the ordinary path.
+
+``FakeTensorMode(cache_crosscheck=True)`` (or ``TORCHSHADE_FAKE_CROSSCHECK=1``)
+runs the ordinary path too and compares the outputs (_crosscheck.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sympy
+import torch
+
+from ._tensor import FakeTensor
+
+if TYPE_CHECKING:
+    from ._mode import FakeTensorMode
+
+IntLike = int | torch.SymInt
+_META = torch.device("meta")
+_SYM_TYPES = (torch.SymInt, torch.SymFloat, torch.SymBool)
+# Arguments that make an op something other than "the same computation per element".
+_LAYOUT_ARGS = frozenset({"memory_format", "dtype", "layout", "device", "pin_memory", "out"})
+_ELIGIBLE: dict[int, bool] = {}
+
+
+def eligible(func: torch._ops.OpOverload) -> bool:
+    """Whether ``func`` is a functional aten pointwise op returning one tensor (by id, cached)."""
+    found = _ELIGIBLE.get(id(func))
+    if found is None:
+        schema = func._schema
+        found = _ELIGIBLE[id(func)] = (
+            func.namespace == "aten"
+            and torch.Tag.pointwise in func.tags
+            and torch.Tag.nondeterministic_seeded not in func.tags
+            and not schema.is_mutable
+            and len(schema.returns) == 1
+            and str(schema.returns[0].type) == "Tensor"
+            and not any(a.name in _LAYOUT_ARGS for a in schema.arguments)
+        )
+    return found
+
+
+def run_pointwise(
+    mode: FakeTensorMode,
+    func: torch._ops.OpOverload,
+    args: Sequence[object],
+    kwargs: Mapping[str, object],
+    fakes: Sequence[FakeTensor],
+) -> object:
+    """The output of ``func`` by the rule above, or ``NotImplemented``."""
+    full = _full_input(fakes)
+    if full is None or any(isinstance(v, _SYM_TYPES) for v in [*args, *kwargs.values()]):
+        return NotImplemented
+    shape, strides = _exprs(full.shape), _exprs(full.stride())
+    if not all(_fits(t, full, shape, strides) for t in fakes):
+        return NotImplemented
+    try:
+        hints = {id(t): _stand_in(t) for t in fakes}
+    except _NoHint:
+        return NotImplemented
+
+    def swap(value: object) -> object:
+        return hints.get(id(value), value)
+
+    with torch._C._DisableTorchDispatch():
+        example = func(*[swap(a) for a in args], **{k: swap(v) for k, v in kwargs.items()})
+        like = hints[id(full)]
+        if not (
+            isinstance(example, torch.Tensor)
+            and example.shape == like.shape
+            and example.stride() == like.stride()
+            and example.storage_offset() == 0
+        ):
+            return NotImplemented
+        elem = torch.empty_strided(full.shape, full.stride(), dtype=example.dtype, device=_META)
+    return FakeTensor(mode, elem, full.fake_device)
+
+
+def _full_input(fakes: Sequence[FakeTensor]) -> FakeTensor | None:
+    """The first tensor of the highest rank, if it is dense and has no dimension below 2."""
+    if not fakes:
+        return None
+    full = max(fakes, key=lambda t: t.dim())
+    if full.dim() == 0 or full.layout != torch.strided or full.is_conj() or full.is_neg():
+        return None
+    if not full._has_symbolic_sizes_strides:
+        return None  # static sizes: the C++ kernel is exact and fast already
+    shape, strides = _exprs(full.shape), _exprs(full.stride())
+    if any(n.is_Integer and n < 2 for n in shape) or _exprs((full.storage_offset(),)) != (0,):
+        return None
+    return full if _dense_layout(shape, strides) else None
+
+
+def _fits(t: FakeTensor, full: FakeTensor, shape: tuple[Any, ...], strides: tuple[Any, ...]) -> bool:
+    """``t`` is ``full``'s shape and layout, or broadcasts to it one dimension at a time."""
+    if t is full:
+        return True
+    if t.fake_device != full.fake_device or t.layout != torch.strided or t.is_conj() or t.is_neg():
+        return False
+    sizes = _exprs(t.shape)
+    if sizes == shape:
+        return _exprs(t.stride()) == strides and _exprs((t.storage_offset(),)) == (0,)
+    if t.dim() == 0 or t.dim() > full.dim():
+        return False
+    return all(n == 1 or n == m for n, m in zip(reversed(sizes), reversed(shape)))
+
+
+def _exprs(values: Sequence[IntLike]) -> tuple[Any, ...]:
+    """Sizes as sympy expressions (ints as sympy Integers): compared as written, so no
+    symbolic question is asked and no SymInt arithmetic is made (a tracer would record it)."""
+    return tuple(v.node.expr if isinstance(v, torch.SymInt) else sympy.Integer(v) for v in values)
+
+
+def _dense_layout(shape: tuple[Any, ...], strides: tuple[Any, ...]) -> bool:
+    """Contiguous, or channels-last (4-d) / channels-last-3d (5-d), as written."""
+    orders = [list(range(len(shape) - 1, -1, -1))]
+    if len(shape) in (4, 5):
+        orders.append([1, *range(len(shape) - 1, 1, -1), 0])
+    for order in orders:  # innermost dimension first
+        expected = sympy.Integer(1)
+        for d in order:
+            if strides[d] != expected:
+                break
+            expected = expected * shape[d]
+        else:
+            return True
+    return False
+
+
+def _stand_in(t: FakeTensor) -> torch.Tensor:
+    """A meta tensor of ``t``'s example sizes and strides (hints for symbols)."""
+    size = [_hint(n) for n in t.shape]
+    stride = [_hint(n) for n in t.stride()]
+    return torch.empty_strided(size, stride, dtype=t.dtype, device=_META)
+
+
+def _hint(value: IntLike) -> int:
+    if isinstance(value, int):
+        return value
+    hint = value.node.hint
+    if not isinstance(hint, int):
+        raise _NoHint
+    return hint
+
+
+class _NoHint(Exception):
+    """A size without an example value (unbacked): the fast path declines."""
