@@ -38,7 +38,7 @@ class GuardCheck:
         self.__module__ = __name__
 
     def __repr__(self) -> str:
-        return f"GuardCheck(guards over {', '.join(self.names)})"
+        return f"GuardCheck(the guards of a trace over {len(self.names)} inputs)"
 
     def __call__(self, *inputs: object) -> None:
         failures = self.shape_env.check_guards(dict(zip(self.names, inputs)))
