@@ -226,3 +226,20 @@ def test_custom_op_with_side_effect_is_kept_in_order(mode: str) -> None:
     f(expected, torch.arange(3.0))
     gm(log, torch.arange(3.0))
     torch.testing.assert_close(log, expected)
+
+
+def test_nested_traces_record_into_their_own_graph_only() -> None:
+    inner_graphs: list[fx.GraphModule] = []
+
+    def inner(x: torch.Tensor) -> torch.Tensor:
+        return x.sin() * x.shape[0]
+
+    def outer(x: torch.Tensor) -> torch.Tensor:
+        inner_graphs.append(make_fx(inner)(x))  # x is fake here: the inner trace reuses its mode
+        return x.cos()
+
+    gm = make_fx(outer, tracing_mode="symbolic")(torch.ones(3))
+    assert _aten_ops(gm) == [aten.cos.default]
+    assert _aten_ops(inner_graphs[0]) == [aten.sin.default, aten.mul.Tensor]
+    x = torch.randn(5)
+    torch.testing.assert_close(inner_graphs[0](x), inner(x))

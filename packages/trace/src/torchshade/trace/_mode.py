@@ -8,6 +8,11 @@ For each aten op the program runs::
 
 It sits above a ``FakeTensorMode`` (which holds torch's infra-mode slot), so
 it sees each op first and the fake mode computes the outputs.
+
+Traces nest: a make_fx called while another trace runs (a higher-order op
+tracing its bodies into subgraphs) records into its own graph only. Each mode
+records only while it is the innermost active trace (``ACTIVE``); an outer
+mode passes the inner trace's ops through.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from ._tracer import ProxyTracer
 
 _composite: dict[int, bool] = {}
 _PRIM_DEVICE = torch.ops.prim.device.default
+ACTIVE: list[ProxyTorchDispatchMode] = []  # the traces running, innermost last
 
 
 def _is_composite(func: torch._ops.OpOverload) -> bool:
@@ -44,6 +50,15 @@ class ProxyTorchDispatchMode(TorchDispatchMode):
         self.tracer = tracer
         self.decompositions = decompositions
 
+    def __enter__(self) -> ProxyTorchDispatchMode:
+        ACTIVE.append(self)
+        super().__enter__()  # type: ignore[no-untyped-call]  # TorchDispatchMode.__enter__ is untyped
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)  # type: ignore[no-untyped-call]  # TorchDispatchMode.__exit__ is untyped
+        ACTIVE.pop()
+
     @classmethod
     def _should_skip_dynamo(cls) -> bool:
         return False  # no Dynamo "disable" shim around every op (as FakeTensorMode)
@@ -56,7 +71,7 @@ class ProxyTorchDispatchMode(TorchDispatchMode):
         kwargs: Mapping[str, object] | None = None,
     ) -> object:
         kwargs = kwargs or {}
-        if func is _PRIM_DEVICE:  # a metadata query, not an op of the program
+        if func is _PRIM_DEVICE or ACTIVE[-1] is not self:  # a metadata query; an inner trace's op
             return func(*args, **kwargs)
         decomposition = self.decompositions.get(func)
         if decomposition is not None:
