@@ -19,7 +19,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode as TorchFakeTensorMode
 from torch.fx.experimental.symbolic_shapes import DimDynamic as TorchDimDynamic
 from torch.fx.experimental.symbolic_shapes import ShapeEnv as TorchShapeEnv
 from torch.fx.experimental.symbolic_shapes import StatelessSymbolicContext
-from torchshade.shapes import ShapeEnv
+from torchshade.shapes import ShapeEnv, sym_op_tracing
 
 from torchshade.fake import FakeTensor, FakeTensorError, FakeTensorMode
 
@@ -193,3 +193,19 @@ def test_item_memo_sees_a_write_through_a_view(sym_mode: FakeTensorMode) -> None
     assert eager_first != real.item()
     assert str(first) == str(again)
     assert str(after) != str(first)
+
+
+def test_a_tracer_sees_the_symnode_operations_of_a_call_cached_before_it_started(
+    sym_mode: FakeTensorMode,
+) -> None:
+    x = sym_mode.from_tensor(torch.randn(8, 3), source="x")
+    with sym_mode:
+        x[1:]  # cached outside any trace: its SymNode operations went unrecorded
+    seen: list[str] = []
+    with sym_op_tracing(lambda op, inputs, out: seen.append(op)), sym_mode:
+        inside = x[1:]
+    with sym_mode:
+        x[1:]  # and outside again: the first entry still answers
+    assert seen  # the kernel ran again under the tracer, which saw s0 - 1 being made
+    assert sym_mode.cache_info().hits >= 1
+    assert isinstance(inside, FakeTensor) and inside.fake_mode is sym_mode
