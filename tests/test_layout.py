@@ -84,3 +84,13 @@ def test_no_machine_paths_committed(root: Path) -> None:
         text = config.read_text()
         for marker in ("/opt/", "/root/", "/home/", "/work/", "find-links"):
             assert marker not in text, f"{config} names {marker!r}: no machine path may be committed"
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_each_wheel_carries_the_license_it_declares(root: Path, name: str) -> None:
+    meta = project(root, name)
+    assert meta["license"] == "BSD-3-Clause"
+    assert meta["license-files"] == ["LICENSE"]
+    text = (root / "packages" / name / "LICENSE").read_text()
+    assert text == (root / "LICENSE").read_text()
+    assert text.startswith("BSD 3-Clause License")

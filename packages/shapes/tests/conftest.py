@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 import torch
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
+
+# Every hypothesis test here: no deadline (a shared machine's speed must never
+# fail a test), no example database, and hypothesis's own files (its cache of
+# constants) in the temporary folder: tests write nothing into the checkout.
+settings.register_profile("torchshade", deadline=None, database=None)
+settings.load_profile("torchshade")
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "torchshade-hypothesis")
 
 from torchshade.shapes import ShapeEnv
 

@@ -36,7 +36,7 @@ from torchshade.shapes import DimDynamic, ShapeEnv
 
 # No example database: it would write a .hypothesis folder wherever pytest runs.
 PROPERTY = settings(
-    max_examples=int(os.environ.get("TORCHSHADE_PROPERTY_EXAMPLES", "200")),
+    max_examples=int(os.environ.get("TORCHSHADE_PROPERTY_EXAMPLES", "300")),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
