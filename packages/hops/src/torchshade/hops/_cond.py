@@ -1,0 +1,169 @@
+"""cond: run ``true_fn(*operands)`` or ``false_fn(*operands)`` depending on ``pred``.
+
+Sections, the same in every op module: the user function, then one rule per
+setting (eager, fake, trace, autograd), each followed by its registration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch.utils._pytree import TreeSpec, tree_unflatten
+
+from torchshade.fake import FakeTensorMode
+
+from ._core import FlatFn, check_structure, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, is_constant, mismatch, same_sizes
+from ._errors import HopArgumentError
+from ._op import HigherOrderOp
+from ._subgraph import add_node, add_subgraph, align_lifted, outside_trace, trace_body
+
+cond_op = HigherOrderOp("cond")
+"""The flat op: ``cond_op(pred, true_fn, false_fn, operands)`` -> tuple of output leaves."""
+
+_FIX = "Both branches must return the same structure, with tensors of the same dtype and device."
+_NAMES = ("true_fn", "false_fn")
+
+
+# -- the user function -----------------------------------------------------------------
+def cond(pred: bool | torch.SymBool | torch.Tensor, true_fn: Callable[..., Any], false_fn: Callable[..., Any],
+         operands: tuple[Any, ...] | list[Any] = ()) -> Any:  # fmt: skip
+    """``true_fn(*operands)`` if ``pred`` else ``false_fn(*operands)``, in every setting.
+
+    ``pred`` is a bool, a SymBool or a one-element tensor; a constant one
+    (a bool) runs its branch only, inline. Example::
+
+        >>> cond(x.sum() > 0, lambda x: x.sin(), lambda x: x.cos(), (x,))
+    """
+    _check_pred(pred)
+    if not isinstance(operands, (tuple, list)):
+        raise HopArgumentError(
+            f"cond: operands is a {type(operands).__name__}; it must be a tuple or list of the "
+            "branches' arguments: cond(pred, true_fn, false_fn, (x,))."
+        )
+    leaves, specs = _flatten_operands(operands)
+    paths = [p for i, o in enumerate(operands) for p in input_paths(f"operands[{i}]", o)]
+    true_flat = FlatFn(true_fn, specs, "cond", "true_fn", paths)
+    false_flat = FlatFn(false_fn, specs, "cond", "false_fn", paths)
+    if is_constant(pred):
+        taken = true_flat if bool(pred) else false_flat
+        outs = taken(*leaves)
+        return tree_unflatten(list(outs), taken.out_spec)  # type: ignore[arg-type]  # set by the call
+    outs = cond_op(pred, true_flat, false_flat, tuple(leaves))
+    spec = true_flat.out_spec if true_flat.out_spec is not None else false_flat.out_spec
+    return tree_unflatten(list(outs), spec)  # type: ignore[arg-type]  # set by the call
+
+
+def _check_pred(pred: object) -> None:
+    if isinstance(pred, torch.Tensor):
+        if pred.numel() != 1:
+            raise HopArgumentError(
+                f"cond: pred is a tensor {describe(pred)} with {pred.numel()} elements; it must have "
+                "exactly one. Reduce it first: pred.any(), pred.all(), or pred.sum() > 0."
+            )
+        return
+    if not isinstance(pred, (bool, torch.SymBool)):
+        raise HopArgumentError(
+            f"cond: pred is a {type(pred).__name__} ({pred!r:.60}); it must be a bool, a SymBool "
+            "or a one-element tensor. Compare first: cond(x.sum() > 0, ...)."
+        )
+
+
+def _flatten_operands(operands: Sequence[object]) -> tuple[list[object], list[TreeSpec]]:
+    leaves: list[object] = []
+    specs: list[TreeSpec] = []
+    for i, operand in enumerate(operands):
+        part, spec = flatten_leaves("cond", f"operands[{i}]", operand)
+        leaves.extend(part)
+        specs.append(spec)
+    return leaves, specs
+
+
+# -- eager -----------------------------------------------------------------------------
+def cond_eager(pred: object, true_fn: Callable[..., Sequence[object]], false_fn: Callable[..., Sequence[object]],
+               operands: tuple[object, ...]) -> tuple[object, ...]:  # fmt: skip
+    """Runs the branch ``pred`` picks (a tensor's value read with ``.item()``)."""
+    taken = bool(pred.item()) if isinstance(pred, torch.Tensor) else bool(pred)
+    return tuple((true_fn if taken else false_fn)(*operands))
+
+
+cond_op.register("eager")(cond_eager)
+
+
+# -- fake ------------------------------------------------------------------------------
+def cond_fake(pred: object, true_fn: Callable[..., Sequence[object]], false_fn: Callable[..., Sequence[object]],
+              operands: tuple[object, ...]) -> tuple[object, ...]:  # fmt: skip
+    """Both branches on the fake operands; outputs merged (``merge_branches``)."""
+    mode = fake_mode_of(operands)
+    assert mode is not None  # the fake rule runs only on fake operands
+    with mode:
+        first, second = tuple(true_fn(*operands)), tuple(false_fn(*operands))
+    return merge_branches(mode, true_fn, false_fn, first, second)
+
+
+def merge_branches(mode: FakeTensorMode | None, true_fn: object, false_fn: object,
+                   first: tuple[object, ...], second: tuple[object, ...]) -> tuple[object, ...]:  # fmt: skip
+    """The outputs of either branch: equal sizes kept, differing sizes unbacked symbols."""
+    if isinstance(true_fn, FlatFn) and isinstance(false_fn, FlatFn):
+        assert true_fn.out_spec is not None and false_fn.out_spec is not None
+        check_structure("cond", "the branches return different outputs", (true_fn.out_spec, false_fn.out_spec), _NAMES, _FIX)
+        paths = true_fn.out_paths
+    else:
+        paths = [f"[{i}]" for i in range(len(first))]
+    what = "the branches return different outputs"
+    compare_leaves("cond", what, paths, list(zip(first, second)), _NAMES, _FIX, sizes=False)
+    with outside_trace(mode):
+        return tuple(_merge(mode, path, a, b) for path, a, b in zip(paths, first, second))
+
+
+def _merge(mode: FakeTensorMode | None, path: str, a: object, b: object) -> object:
+    env = None if mode is None else mode.shape_env
+    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        if same_sizes(a, b):
+            return a
+        if mode is None or env is None:
+            raise mismatch("cond", "the branches return different outputs", path, a, b, _NAMES, "shape",
+                           "Their sizes may differ only under fake tensors with a ShapeEnv (tracing_mode="
+                           "'symbolic'), where they become unbacked symbols; otherwise pad or reshape the "
+                           "outputs to one shape.")  # fmt: skip
+        sizes = [x if _eq(x, y) else mode.new_unbacked_size(cond_op) for x, y in zip(a.shape, b.shape)]
+        return torch.empty(sizes, dtype=a.dtype, device=a.device)
+    if _eq(a, b) or env is None:
+        return a
+    return env.create_unbacked_symfloat() if isinstance(a, float) else env.create_unbacked_symint()
+
+
+def _eq(x: object, y: object) -> bool:
+    if isinstance(x, (torch.SymInt, torch.SymFloat, torch.SymBool)) or isinstance(y, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        ex = x.node.expr if isinstance(x, (torch.SymInt, torch.SymFloat, torch.SymBool)) else x
+        ey = y.node.expr if isinstance(y, (torch.SymInt, torch.SymFloat, torch.SymBool)) else y
+        return bool(ex == ey)
+    return x == y
+
+
+cond_op.register("fake")(cond_fake)
+
+
+# -- trace -----------------------------------------------------------------------------
+def cond_trace(pred: object, true_fn: Callable[..., tuple[object, ...]], false_fn: Callable[..., tuple[object, ...]],
+               operands: tuple[object, ...]) -> tuple[object, ...]:  # fmt: skip
+    """One ``cond`` node; both branches subgraphs (``true_graph_0``, ``false_graph_0``)."""
+    first, second = trace_body(true_fn, operands), trace_body(false_fn, operands)
+    lifted = align_lifted(first, second, len(operands))
+    mode = fake_mode_of([pred, *operands, *first.outputs])
+    merged = merge_branches(mode, true_fn, false_fn, first.outputs, second.outputs)
+    if mode is None:  # real values: the branch pred picks gives the node's value
+        merged = first.outputs if cond_eager(pred, lambda: (True,), lambda: (False,), ())[0] else second.outputs
+    graphs = (add_subgraph("true_graph", first), add_subgraph("false_graph", second))
+    add_node(cond_op, (pred, *graphs, (*operands, *lifted)), merged)
+    return merged
+
+
+cond_op.register("trace")(cond_trace)
+
+
+# -- autograd --------------------------------------------------------------------------
+# The branch pred picks runs eagerly with grad mode on, so autograd records its
+# ops and the gradient is that branch's (the untaken branch contributes none).
+cond_op.register("autograd")(cond_eager)

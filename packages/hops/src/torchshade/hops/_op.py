@@ -1,0 +1,57 @@
+"""HigherOrderOp: one flat entry point per op, one rule per setting.
+
+    op = HigherOrderOp("cond")
+    @op.register("eager")  def cond_eager(...)      real tensors (autograd records through it)
+    @op.register("fake")   def cond_fake(...)       FakeTensors, no tracer
+    @op.register("trace")  def cond_trace(...)      under torchshade.trace's make_fx
+    @op.register("autograd") ...                    a tensor needs grad (grad mode on)
+
+``op(*flat_args)`` picks the rule; the op object is also the target of the
+one FX node a trace makes, so a traced graph re-run calls it again (eagerly,
+under FakeTensorProp, or under another make_fx).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import torch
+from torch.utils._pytree import tree_leaves
+
+from ._core import fake_mode_of
+from ._subgraph import active_trace
+
+Rule = TypeVar("Rule", bound=Callable[..., Any])
+
+
+class HigherOrderOp:
+    """A control-flow op: its name and its rule per setting (``eager``, ``fake``, ``trace``)."""
+
+    def __init__(self, name: str) -> None:
+        self.__name__ = name
+        self.__qualname__ = name
+        self.__module__ = "torchshade.hops"
+        self.rules: dict[str, Callable[..., Any]] = {}
+
+    def register(self, setting: str) -> Callable[[Rule], Rule]:
+        def add(rule: Rule) -> Rule:
+            self.rules[setting] = rule
+            return rule
+
+        return add
+
+    def setting(self, operands: Sequence[object]) -> str:
+        if active_trace() is not None:
+            return "trace"
+        leaves = tree_leaves(list(operands))
+        if fake_mode_of(leaves) is not None:
+            return "fake"
+        needs_grad = torch.is_grad_enabled() and any(isinstance(t, torch.Tensor) and t.requires_grad for t in leaves)
+        return "autograd" if needs_grad and "autograd" in self.rules else "eager"
+
+    def __call__(self, *args: Any) -> Any:
+        return self.rules[self.setting(args)](*args)
+
+    def __repr__(self) -> str:
+        return f"torchshade.hops.{self.__name__}"
