@@ -100,9 +100,9 @@ def trace_body(fn: Callable[..., tuple[object, ...]], args: Sequence[object]) ->
     mode = active_trace()
     assert mode is not None  # the trace rules run only under make_fx
     tracer = BodyTracer(mode.tracer)
-    for i, arg in enumerate(args):
-        tracer.placeholder(f"arg{i}", arg, tracer.snapshot(arg) if isinstance(arg, torch.Tensor) else arg)
     with outside_trace(None), contextlib.ExitStack() as stack:
+        for i, arg in enumerate(args):
+            tracer.placeholder(f"arg{i}", arg, tracer.snapshot(arg) if isinstance(arg, torch.Tensor) else arg)
         if tracer.fake_mode is not None:
             stack.enter_context(tracer.fake_mode)
         stack.enter_context(ProxyTorchDispatchMode(tracer, mode.decompositions))
@@ -110,7 +110,8 @@ def trace_body(fn: Callable[..., tuple[object, ...]], args: Sequence[object]) ->
         tracer.entry = sys._getframe()
         outputs = fn(*args)
     tracer.entry = sys._getframe()
-    tracer.graph.output(tuple(_node_of(tracer, out) for out in outputs))  # type: ignore[misc]  # nodes and numbers: fx Arguments
+    with outside_trace(None):
+        tracer.graph.output(tuple(_node_of(tracer, out) for out in outputs))  # type: ignore[misc]  # nodes and numbers: fx Arguments
     root = torch.nn.Module()
     for name, value in tracer.constants.items():
         setattr(root, name, value)
@@ -175,7 +176,8 @@ def add_node(op: Callable[..., object], args: tuple[object, ...], outputs: Seque
     assert mode is not None
     tracer = mode.tracer
     node_args = tuple(_node_args(a) for a in args)
-    val = tuple(tracer.snapshot(o) if isinstance(o, torch.Tensor) else o for o in outputs)
+    with outside_trace(None):
+        val = tuple(tracer.snapshot(o) if isinstance(o, torch.Tensor) else o for o in outputs)
     node = tracer.create(op, node_args, {}, val)
     for i, out in enumerate(outputs):
         if isinstance(out, torch.Tensor):

@@ -1,0 +1,179 @@
+"""scan: ``carry, y = combine_fn(carry, x)`` over slices ``x`` of ``xs``; the ``y``s stacked.
+
+Sections, the same in every op module: the user function, then one rule per
+setting (eager, fake, trace, autograd), each followed by its registration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch.utils._pytree import tree_unflatten
+
+from ._core import FlatFn, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths
+from ._errors import HopArgumentError, OutputMismatchError
+from ._op import HigherOrderOp
+from ._subgraph import add_node, add_subgraph, outside_trace, trace_body
+
+scan_op = HigherOrderOp("scan")
+"""The flat op: ``scan_op(combine_fn, init, xs, additional, dim, reverse, length)`` -> (*carry, *ys)."""
+
+_FIX = "combine_fn must return (next_carry, y) with next_carry exactly like init (structure, dtype, device, shape)."
+_NAMES = ("init", "combine_fn's next carry")
+
+
+# -- the user function -----------------------------------------------------------------
+def scan(combine_fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, *, dim: int = 0,
+         reverse: bool = False, length: int | None = None) -> tuple[Any, Any]:  # fmt: skip
+    """An inclusive scan: returns ``(final_carry, ys)``, each ``ys`` leaf stacked along ``dim``.
+
+    ``combine_fn(carry, x) -> (next_carry, y)``, ``x`` a slice of ``xs`` along
+    ``dim`` (backwards with ``reverse=True``). Without ``xs``, ``length=n``
+    calls ``combine_fn(carry, None)`` n times. Example::
+
+        >>> scan(lambda c, x: (c + x, (c + x).clone()), torch.zeros(3), torch.ones(5, 3))
+    """
+    init_leaves, init_spec = flatten_leaves("scan", "init", init)
+    xs_leaves, xs_spec = flatten_leaves("scan", "xs", xs) if xs is not None else ([], None)
+    n = _length(xs, xs_leaves, dim, length)
+    paths = [*input_paths("init", init), *(input_paths("xs", xs) if xs is not None else [])]
+    if xs_spec is None:
+        flat = FlatFn(lambda carry: combine_fn(carry, None), [init_spec], "scan", "combine_fn", paths)
+    else:
+        flat = FlatFn(combine_fn, [init_spec, xs_spec], "scan", "combine_fn", paths)
+    if isinstance(n, int) and n == 0:
+        return init, []
+    dims = [d % x.dim() for x in xs_leaves if isinstance(x, torch.Tensor) for d in (dim,)]
+    outs = scan_op(flat, tuple(init_leaves), tuple(xs_leaves), (), dims[0] if dims else 0, reverse,
+                   None if xs_leaves else n)  # fmt: skip
+    assert flat.out_spec is not None  # set by the first call
+    y_spec = flat.out_spec.child(1)
+    k = len(init_leaves)
+    return tree_unflatten(list(outs[:k]), init_spec), tree_unflatten(list(outs[k:]), y_spec)
+
+
+def _length(xs: object, leaves: Sequence[object], dim: int, length: int | None) -> int | torch.SymInt:
+    if not leaves:
+        if length is None:
+            raise HopArgumentError("scan: xs has no tensors and no length= was given; pass xs, or length=n to run combine_fn(carry, None) n times.")
+        return length
+    if length is not None:
+        raise HopArgumentError("scan: both xs and length= were given; the length is xs's size along dim. Drop length=.")
+    sizes = []
+    for path, x in zip(input_paths("xs", xs), leaves):
+        if not isinstance(x, torch.Tensor) or not -x.dim() <= dim < max(x.dim(), 1) or x.dim() == 0:
+            raise HopArgumentError(
+                f"scan: {path} is {describe(x)}, which has no dimension {dim} to scan over; every "
+                "xs leaf must be a tensor with that dimension."
+            )
+        sizes.append((path, x, x.shape[dim]))
+    for path, x, size in sizes[1:]:
+        if size is not sizes[0][2] and size != sizes[0][2]:
+            raise HopArgumentError(
+                f"scan: {path} is {describe(x)} but {sizes[0][0]} is {describe(sizes[0][1])}: their "
+                f"sizes along dim {dim} differ. Every xs leaf must have the same length along dim."
+            )
+    return sizes[0][2]
+
+
+def check_carry(fn: object, init: Sequence[object], outs: Sequence[object]) -> None:
+    """The first step's next carry must be like ``init``."""
+    if isinstance(fn, FlatFn):
+        spec = fn.out_spec
+        if spec is None or spec.num_children != 2 or spec.type not in (tuple, list):
+            raise OutputMismatchError(f"scan: combine_fn must return a pair (next_carry, y); it returned {spec}. {_FIX}")
+        paths = fn.out_paths[: len(init)]
+        if spec.child(0).num_leaves != len(init):
+            raise OutputMismatchError(f"scan: combine_fn's next carry has {spec.child(0).num_leaves} leaves but init has {len(init)}. {_FIX}")
+    else:
+        paths = [f"[0][{i}]" for i in range(len(init))]
+    compare_leaves("scan", "the carry changed", paths, list(zip(init, outs)), _NAMES, _FIX, sizes=True)
+
+
+# -- eager -----------------------------------------------------------------------------
+def scan_eager(fn: Callable[..., Sequence[object]], init: tuple[object, ...], xs: tuple[torch.Tensor, ...],
+               additional: tuple[object, ...], dim: int, reverse: bool, length: int | None) -> tuple[object, ...]:  # fmt: skip
+    """A Python loop over the slices; the checks of the first step only, then the plain loop."""
+    slices = [x.unbind(dim) for x in xs]
+    n = len(slices[0]) if slices else int(length or 0)
+    steps = range(n - 1, -1, -1) if reverse else range(n)
+    k = len(init)
+    carry: Sequence[object] = init
+    ys: list[Sequence[object]] = []
+    first = True
+    for i in steps:
+        out = fn(*carry, *[s[i] for s in slices], *additional)
+        if first:
+            check_carry(fn, init, out)
+            first = False
+            if isinstance(fn, FlatFn):
+                fn.check_aliases = False  # the step that checked is representative
+        carry = out[:k]
+        ys.append(out[k:])
+    if isinstance(fn, FlatFn):
+        fn.check_aliases = True
+    if reverse:
+        ys.reverse()
+    stacked = [torch.stack([y[j] for y in ys], dim) for j in range(len(ys[0]))]  # type: ignore[misc]  # y leaves are tensors
+    return (*(c.clone() if any(c is i for i in init) else c for c in carry), *stacked)
+
+
+scan_op.register("eager")(scan_eager)
+
+
+# -- fake ------------------------------------------------------------------------------
+def scan_fake(fn: Callable[..., Sequence[object]], init: tuple[object, ...], xs: tuple[torch.Tensor, ...],
+              additional: tuple[object, ...], dim: int, reverse: bool, length: int | None) -> tuple[object, ...]:  # fmt: skip
+    """combine_fn once on the first slices; the carry as it returned, the ys stacked n times."""
+    mode = fake_mode_of([*init, *xs, *additional])
+    assert mode is not None  # the fake rule runs only on fake operands
+    with mode:
+        out = fn(*init, *[x.select(dim, 0) for x in xs], *additional)
+        check_carry(fn, init, out)
+        return scan_outputs(out, len(init), xs[0].shape[dim] if xs else length, dim)
+
+
+def scan_outputs(out: Sequence[object], k: int, n: object, dim: int) -> tuple[object, ...]:
+    """New tensors for the op's outputs, from one step's: the carry as is, each y with n at ``dim``."""
+    carry = tuple(torch.empty_like(c) if isinstance(c, torch.Tensor) else c for c in out[:k])
+    ys: list[object] = []
+    for y in out[k:]:
+        if not isinstance(y, torch.Tensor):
+            raise OutputMismatchError(f"scan: combine_fn returned y leaf {describe(y)}; every y leaf must be a tensor to be stacked. Return torch.tensor(value).")
+        sizes = list(y.shape)
+        sizes.insert(dim, n)  # type: ignore[arg-type]  # an int or SymInt
+        ys.append(torch.empty(sizes, dtype=y.dtype, device=y.device))
+    return (*carry, *ys)
+
+
+scan_op.register("fake")(scan_fake)
+
+
+# -- trace -----------------------------------------------------------------------------
+def scan_trace(fn: Callable[..., tuple[object, ...]], init: tuple[object, ...], xs: tuple[torch.Tensor, ...],
+               additional: tuple[object, ...], dim: int, reverse: bool, length: int | None) -> tuple[object, ...]:  # fmt: skip
+    """One ``scan`` node; combine_fn a subgraph (``combine_graph_0``) of one step."""
+    mode = fake_mode_of([*init, *xs, *additional])
+    with outside_trace(mode):
+        slices = [x.select(dim, 0).clone() for x in xs]
+    body = trace_body(fn, (*init, *slices, *additional))
+    check_carry(fn, init, body.outputs)
+    with outside_trace(mode):
+        if mode is None:  # real values: run it
+            outs = scan_eager(fn, init, xs, additional, dim, reverse, length)
+        else:
+            outs = scan_outputs(body.outputs, len(init), xs[0].shape[dim] if xs else length, dim)
+    graph = add_subgraph("combine_graph", body)
+    add_node(scan_op, (graph, init, xs, (*additional, *body.lifted), dim, reverse, length), outs)
+    return outs
+
+
+scan_op.register("trace")(scan_trace)
+
+
+# -- autograd --------------------------------------------------------------------------
+# The eager loop runs with grad mode on, so autograd records every step: the
+# gradient is the unrolled Python loop's, and every step's carry is saved.
+scan_op.register("autograd")(scan_eager)
