@@ -12,6 +12,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode as TorchFakeTensorMode
 import torchshade.fake._mode as mode_module
 from torchshade.fake import DispatchCacheMismatchError, FakeTensorMode
 from torchshade.fake._cache import Entry, OutputSpec
+from torchshade.fake._crosscheck import check_hit
 from torchshade.shapes import ShapeEnv
 
 
@@ -128,3 +129,14 @@ def test_a_wrong_aliasing_pattern_is_caught(mode: FakeTensorMode) -> None:
             x[:3]
     assert real[:3].untyped_storage().data_ptr() == real.untyped_storage().data_ptr()
     assert served.untyped_storage()._cdata != x.untyped_storage()._cdata
+
+
+def test_crosscheck_accepts_what_the_shape_env_proves_equal(sym_mode: FakeTensorMode) -> None:
+    x = sym_mode.from_tensor(torch.randn(4, 3), source="x")
+    y = sym_mode.from_tensor(torch.randn(5, 7), source="y")
+    narrow, wide = x.shape[1], y.shape[1]  # two symbols, hints 3 and 7
+    assert isinstance(narrow, torch.SymInt) and isinstance(wide, torch.SymInt)
+    with pytest.raises(DispatchCacheMismatchError, match=r"op: .* value is \S+ from the cache but \S+ \+ 4 from"):
+        check_hit("op", wide, narrow + 4, [x, y])  # not known to be equal: a real difference
+    torch._check(wide == narrow + 4)
+    check_hit("op", wide, narrow + 4, [x, y])  # now the ShapeEnv proves it, with no guard

@@ -7,7 +7,9 @@ On a hit, the op's kernel runs as on a miss, and the two outputs must agree
 on everything a program can observe of them::
 
     structure   the same tuple / list nesting and lengths
-    tensors     sizes, strides, storage offset (symbolic ones by expression),
+    tensors     sizes, strides, storage offset (symbolic ones by expression:
+                equal when equal after expanding, or when the ShapeEnv
+                proves them equal from what it knows, without a guard),
                 dtype, fake device, conj and neg bits, requires_grad,
                 storage size in bytes (symbolic ones by example value: a
                 rebuilt storage size is written differently from the
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import sympy
 import torch
@@ -102,16 +105,32 @@ def describe(out: object, inputs: Sequence[torch.Tensor]) -> list[dict[str, obje
     return described
 
 
-def _same(a: object, b: object) -> bool:
-    """Equal, with symbolic expressions compared after expanding (4*s0*s1 == 4*s1*s0)."""
+def _same(a: object, b: object, shape_env: Any) -> bool:
+    """Equal: symbolic expressions after expanding (4*s0*s1 == 4*s1*s0), else when
+    the ShapeEnv proves them equal from what it knows, without a guard
+    (``Max(1, s0 + 2) == s0 + 2`` since ``s0 >= 0``; ``s1 == 16`` once s1 is replaced)."""
     if a == b:
         return True
     if isinstance(a, tuple) and isinstance(b, tuple):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y, shape_env) for x, y in zip(a, b))
     numbers = (sympy.Expr, int)
-    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
-        return bool(sympy.expand(sympy.sympify(a) - sympy.sympify(b)) == 0)
-    return False
+    if not (isinstance(a, numbers) and isinstance(b, numbers)) or isinstance(a, bool) or isinstance(b, bool):
+        return False
+    if sympy.expand(sympy.sympify(a) - sympy.sympify(b)) == 0:
+        return True
+    return shape_env is not None and shape_env._maybe_evaluate_static(sympy.Eq(a, b)) == sympy.true
+
+
+def _shape_env_of(*outs: object) -> Any:
+    """The ShapeEnv of the first symbolic size met in ``outs``, or None."""
+    for leaf in pytree.tree_leaves(outs):
+        values = [leaf] if isinstance(leaf, _SYM_TYPES) else []
+        if isinstance(leaf, torch.Tensor) and leaf._has_symbolic_sizes_strides:
+            values = [*leaf.shape, *leaf.stride()]
+        for value in values:
+            if isinstance(value, _SYM_TYPES):
+                return value.node.shape_env
+    return None
 
 
 def check_hit(
@@ -121,9 +140,10 @@ def check_hit(
     """Raise :class:`DispatchCacheMismatchError` if ``cached`` (from ``source``: the
     cache, or a fast path) differs from ``computed``."""
     hit, kernel = describe(cached, inputs), describe(computed, inputs)
+    shape_env = _shape_env_of(cached, computed)
     for index, (a, b) in enumerate(zip(hit, kernel)):
         for field in [*a, *(k for k in b if k not in a)]:  # in a fixed order
-            if not _same(a.get(field), b.get(field)):
+            if not _same(a.get(field), b.get(field), shape_env):
                 where = "the output structure" if index == 0 else f"output {index - 1}"
                 cache = source == "a dispatch-cache hit"
                 raise DispatchCacheMismatchError(
