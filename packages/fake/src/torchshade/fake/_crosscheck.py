@@ -124,7 +124,7 @@ def _same(a: object, b: object, shape_env: Any) -> bool:
 def _shape_env_of(*outs: object) -> Any:
     """The ShapeEnv of the first symbolic size met in ``outs``, or None."""
     for leaf in pytree.tree_leaves(outs):
-        values = [leaf] if isinstance(leaf, _SYM_TYPES) else []
+        values: list[object] = [leaf] if isinstance(leaf, _SYM_TYPES) else []
         if isinstance(leaf, torch.Tensor) and leaf._has_symbolic_sizes_strides:
             values = [*leaf.shape, *leaf.stride()]
         for value in values:
