@@ -13,6 +13,8 @@ from ._errors import HopArgumentError as HopArgumentError
 from ._errors import HopError as HopError
 from ._errors import InputMutationError as InputMutationError
 from ._errors import OutputMismatchError as OutputMismatchError
+from ._scan import scan as scan
+from ._while_loop import while_loop as while_loop
 
 __all__: list[str] = [
     "AliasingError",
@@ -21,4 +23,6 @@ __all__: list[str] = [
     "InputMutationError",
     "OutputMismatchError",
     "cond",
+    "scan",
+    "while_loop",
 ]

@@ -117,7 +117,7 @@ def scan_eager(fn: Callable[..., Sequence[object]], init: tuple[object, ...], xs
     if reverse:
         ys.reverse()
     stacked = [torch.stack([y[j] for y in ys], dim) for j in range(len(ys[0]))]  # type: ignore[misc]  # y leaves are tensors
-    return (*(c.clone() if any(c is i for i in init) else c for c in carry), *stacked)
+    return (*(c.clone() if isinstance(c, torch.Tensor) and any(c is i for i in init) else c for c in carry), *stacked)
 
 
 scan_op.register("eager")(scan_eager)

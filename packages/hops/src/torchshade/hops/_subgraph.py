@@ -95,7 +95,7 @@ class Body:
     lifted: list[object] = field(default_factory=list)
 
 
-def trace_body(fn: Callable[..., tuple[object, ...]], args: Sequence[object]) -> Body:
+def trace_body(fn: Callable[..., Sequence[object]], args: Sequence[object]) -> Body:
     """Trace ``fn(*args)`` into its own GraphModule; ``args`` become its placeholders."""
     mode = active_trace()
     assert mode is not None  # the trace rules run only under make_fx
