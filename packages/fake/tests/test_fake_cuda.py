@@ -92,6 +92,21 @@ def sdpa():
     return {"out": meta(out), "grad": meta(q.grad)}
 
 @case
+def made_like_a_cuda_tensor():
+    # C++ composite kernels and bindings pass a fake's device on: they see the stand-in.
+    x = torch.empty(2, 3, device="cuda")
+    labels = torch.zeros(2, dtype=torch.long, device="cuda")
+    made = {
+        "new_tensor": x.new_tensor([1.0, 2.0]),
+        "tensor_on_x_device": torch.tensor([1.0, 2.0], device=x.device),
+        "one_hot": torch.nn.functional.one_hot(labels, 4),
+        "cross_entropy": torch.nn.functional.cross_entropy(x, labels),
+        "dropout": torch.nn.functional.dropout(x, 0.5),
+        "copy_": x.copy_(torch.empty(2, 3, device="cuda")),
+    }
+    return {name: str(t.device) for name, t in made.items()}
+
+@case
 def real_tensor_to_cuda():
     real = torch.ones(2)  # made before the mode: a real CPU tensor
     return real
@@ -184,6 +199,11 @@ def test_channels_last_convolution_on_cuda_follows_cudnn(results: dict[str, obje
 def test_attention_forward_and_backward_on_cuda(results: dict[str, object]) -> None:
     found = value(results, "sdpa")
     assert found == {"out": expected([2, 4, 8, 16], True), "grad": expected([2, 4, 8, 16])}
+
+
+def test_tensors_made_like_a_cuda_fake_are_on_cuda(results: dict[str, object]) -> None:
+    found = value(results, "made_like_a_cuda_tensor")
+    assert found == dict.fromkeys(["new_tensor", "tensor_on_x_device", "one_hot", "cross_entropy", "dropout", "copy_"], "cuda:0")
 
 
 def test_a_real_tensor_moved_to_cuda_is_an_error_naming_cuda(results: dict[str, object]) -> None:
