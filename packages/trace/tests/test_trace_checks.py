@@ -109,3 +109,21 @@ def test_static_traces_check_sizes_and_ints(mode: str) -> None:
         gm(torch.ones(4, 6), 3)
     unchecked = make_fx(f, tracing_mode=mode, check_guards=False)(torch.ones(4, 6), 2)
     assert unchecked(torch.ones(4, 6), 3).shape == (8, 3)  # the traced constants, silently
+
+
+def _bounded_by_input(x: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    n = counts.sum().item()
+    assert isinstance(n, (int, torch.SymInt))  # an int tensor's item: for the type checker
+    torch._check(n <= x.shape[0])
+    torch._check(n >= 1)
+    return x[:n].sum(0)
+
+
+def test_runtime_assert_over_an_input_size_and_an_unbacked_value() -> None:
+    gm = make_fx(_bounded_by_input, tracing_mode="symbolic")(torch.randn(5, 2), torch.tensor([1, 2]))
+    asserts = [n for n in gm.graph.nodes if n.target is aten._assert_scalar.default]
+    assert any("u0 <= s" in str(n.args[1]) for n in asserts)
+    x = torch.randn(7, 2)
+    torch.testing.assert_close(gm(x, torch.tensor([3, 3])), _bounded_by_input(x, torch.tensor([3, 3])))
+    with pytest.raises(RuntimeError, match=r"Runtime assertion failed for expression u0 <= s\d+"):
+        gm(x, torch.tensor([4, 4]))

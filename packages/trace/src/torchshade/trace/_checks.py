@@ -105,14 +105,15 @@ def insert_runtime_asserts(tracer: ProxyTracer) -> None:
     order = {n: i for i, n in enumerate(graph.nodes)}
     after: dict[fx.Node, fx.Node] = {}  # a symbol's node -> the last assert placed after it
     for ra in tracer.fake_mode.shape_env.runtime_asserts:
-        symbols = list(ra.expr.free_symbols)
-        defs = [d for d in (tracer.exprs.get(s) for s in symbols) if isinstance(d, fx.Node) and d in order]
-        if not defs or len(defs) != len(symbols):
+        refs = {s: tracer.exprs.get(s) for s in ra.expr.free_symbols}
+        anchors = [d for d in refs.values() if isinstance(d, fx.Node) and d in order]  # unbacked: made at once
+        if not anchors or any(d is None for d in refs.values()):
             continue
-        last = max(defs, key=lambda d: order[d])
-        local: dict[Any, object] = dict(zip(symbols, defs))
-        builder = SymExprBuilder(tracer._emit_expr, local.get, local.__setitem__)
+        last = max(anchors, key=lambda d: order[d])
         with graph.inserting_before(after.get(last, last).next):
+            # a backed symbol's size read (pending) is made here, after its input's placeholder
+            local: dict[Any, object] = {s: tracer._made(d) for s, d in refs.items() if d is not None}
+            builder = SymExprBuilder(tracer._emit_expr, local.get, local.__setitem__)
             cond = builder.build(ra.expr)
             if not isinstance(cond, fx.Node):
                 continue
