@@ -66,7 +66,7 @@ class Liveness(TorchDispatchMode):
 
     def __init__(self, points: Sequence[Mapping[Any, int]], external: set[int],
                  progress: Callable[[int], None] | None = None) -> None:  # fmt: skip
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # TorchDispatchMode.__init__ is unannotated
         self.bounds: dict[Any, Any] = {}
         self.evaluators = [Evaluator(p, self.bounds) for p in points]
         self.external = external  # storages that exist before the step: parameters, inputs

@@ -70,7 +70,8 @@ class LlamaAttention(nn.Module):
             k = k[:, :, None].expand(b, self.kv_heads, repeat, s, self.head_dim).reshape(b, self.heads, s, self.head_dim)
             v = v[:, :, None].expand(b, self.kv_heads, repeat, s, self.head_dim).reshape(b, self.heads, s, self.head_dim)
         out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.wo(out.transpose(1, 2).reshape(b, s, self.heads * self.head_dim))
+        result: torch.Tensor = self.wo(out.transpose(1, 2).reshape(b, s, self.heads * self.head_dim))
+        return result
 
 
 class LlamaBlock(nn.Module):

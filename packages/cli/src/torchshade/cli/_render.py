@@ -60,10 +60,11 @@ def trace_text(r: TraceReport) -> str:
     inputs = " ".join(f"{s.name}={s}" for s in r.inputs)
     lines = [f"{r.target}  {inputs}  ({r.mode} trace)", "graph:"]
     for n in r.nodes:
+        args = ", ".join(str(a) for a in n["args"]) if isinstance(n["args"], list) else ""
         if n["op"] == "output":
-            lines.append(f"  return {', '.join(str(a) for a in n['args'] if isinstance(a, str))}")  # type: ignore[union-attr]  # args is a list
+            lines.append(f"  return {args}")
             continue
-        call = "" if n["op"] == "placeholder" else f" = {n['target']}({', '.join(n['args'])})"  # type: ignore[arg-type]  # args is a list of str
+        call = "" if n["op"] == "placeholder" else f" = {n['target']}({args})"
         where = f"  # {n['line']}" if n["line"] else ""
         lines.append(f"  {n['name']}: {n['value']}{call}{where}")
     lines.append("op histogram:")
