@@ -25,7 +25,7 @@ runs the ordinary path too and compares the outputs (_crosscheck.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sympy
@@ -69,11 +69,15 @@ def run_pointwise(
     fakes: Sequence[FakeTensor],
 ) -> object:
     """The output of ``func`` by the rule above, or ``NotImplemented``."""
-    full = _full_input(fakes)
-    if full is None or any(isinstance(v, _SYM_TYPES) for v in [*args, *kwargs.values()]):
+    env = mode.shape_env
+    if env is None or any(isinstance(v, _SYM_TYPES) for v in [*args, *kwargs.values()]):
         return NotImplemented
-    shape, strides = _exprs(full.shape), _exprs(full.stride())
-    if not all(_fits(t, full, shape, strides) for t in fakes):
+    written = _Written(env.simplify)
+    full = _full_input(fakes, written)
+    if full is None:
+        return NotImplemented
+    shape, strides = written(full.shape), written(full.stride())
+    if not all(_fits(t, full, shape, strides, written) for t in fakes):
         return NotImplemented
     try:
         hints = {id(t): _stand_in(t) for t in fakes}
@@ -93,11 +97,28 @@ def run_pointwise(
             and example.storage_offset() == 0
         ):
             return NotImplemented
-        elem = torch.empty_strided(full.shape, full.stride(), dtype=example.dtype, device=_META)
+        size = [env.symint_from_expr(e, n) for e, n in zip(shape, like.shape)]
+        stride = [env.symint_from_expr(e, n) for e, n in zip(strides, like.stride())]
+        elem = torch.empty_strided(size, stride, dtype=example.dtype, device=_META)
     return FakeTensor(mode, elem, full.fake_device)
 
 
-def _full_input(fakes: Sequence[FakeTensor]) -> FakeTensor | None:
+class _Written:
+    """Sizes as sympy expressions, with what the ShapeEnv knows applied (replacements
+    such as ``s1 := 3`` rewrite ``-s1 + x + 4`` to ``x + 1``). Compared as written
+    after that, so no symbolic question is asked and no SymInt arithmetic is made
+    (a tracer would record it)."""
+
+    def __init__(self, simplify: Callable[[Any], Any]) -> None:
+        self._simplify = simplify
+
+    def __call__(self, values: Sequence[IntLike]) -> tuple[Any, ...]:
+        return tuple(
+            self._simplify(v.node.expr) if isinstance(v, torch.SymInt) else sympy.Integer(v) for v in values
+        )
+
+
+def _full_input(fakes: Sequence[FakeTensor], written: _Written) -> FakeTensor | None:
     """The first tensor of the highest rank, if it is dense and has no dimension below 2."""
     if not fakes:
         return None
@@ -106,30 +127,25 @@ def _full_input(fakes: Sequence[FakeTensor]) -> FakeTensor | None:
         return None
     if not full._has_symbolic_sizes_strides:
         return None  # static sizes: the C++ kernel is exact and fast already
-    shape, strides = _exprs(full.shape), _exprs(full.stride())
-    if any(n.is_Integer and n < 2 for n in shape) or _exprs((full.storage_offset(),)) != (0,):
+    shape, strides = written(full.shape), written(full.stride())
+    if any(n.is_Integer and n < 2 for n in shape) or written((full.storage_offset(),)) != (0,):
         return None
     return full if _dense_layout(shape, strides) else None
 
 
-def _fits(t: FakeTensor, full: FakeTensor, shape: tuple[Any, ...], strides: tuple[Any, ...]) -> bool:
+def _fits(t: FakeTensor, full: FakeTensor, shape: tuple[Any, ...], strides: tuple[Any, ...],
+          written: _Written) -> bool:  # fmt: skip
     """``t`` is ``full``'s shape and layout, or broadcasts to it one dimension at a time."""
     if t is full:
         return True
     if t.fake_device != full.fake_device or t.layout != torch.strided or t.is_conj() or t.is_neg():
         return False
-    sizes = _exprs(t.shape)
+    sizes = written(t.shape)
     if sizes == shape:
-        return _exprs(t.stride()) == strides and _exprs((t.storage_offset(),)) == (0,)
+        return written(t.stride()) == strides and written((t.storage_offset(),)) == (0,)
     if t.dim() == 0 or t.dim() > full.dim():
         return False
     return all(n == 1 or n == m for n, m in zip(reversed(sizes), reversed(shape)))
-
-
-def _exprs(values: Sequence[IntLike]) -> tuple[Any, ...]:
-    """Sizes as sympy expressions (ints as sympy Integers): compared as written, so no
-    symbolic question is asked and no SymInt arithmetic is made (a tracer would record it)."""
-    return tuple(v.node.expr if isinstance(v, torch.SymInt) else sympy.Integer(v) for v in values)
 
 
 def _dense_layout(shape: tuple[Any, ...], strides: tuple[Any, ...]) -> bool:
