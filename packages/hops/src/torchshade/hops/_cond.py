@@ -14,7 +14,7 @@ from torch.utils._pytree import TreeSpec, tree_unflatten
 
 from torchshade.fake import FakeTensorMode
 
-from ._core import FlatFn, check_structure, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, is_constant, mismatch, same_sizes
+from ._core import FlatFn, check_structure, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, is_constant, mismatch, same_sizes, same_value
 from ._errors import HopArgumentError
 from ._op import HigherOrderOp
 from ._subgraph import add_node, add_subgraph, align_lifted, outside_trace, trace_body
@@ -127,19 +127,11 @@ def _merge(mode: FakeTensorMode | None, path: str, a: object, b: object) -> obje
                            "Their sizes may differ only under fake tensors with a ShapeEnv (tracing_mode="
                            "'symbolic'), where they become unbacked symbols; otherwise pad or reshape the "
                            "outputs to one shape.")  # fmt: skip
-        sizes = [x if _eq(x, y) else mode.new_unbacked_size(cond_op) for x, y in zip(a.shape, b.shape)]
+        sizes = [x if same_value(x, y) else mode.new_unbacked_size(cond_op) for x, y in zip(a.shape, b.shape)]
         return torch.empty(sizes, dtype=a.dtype, device=a.device)
-    if _eq(a, b) or env is None:
+    if same_value(a, b) or env is None:
         return a
     return env.create_unbacked_symfloat() if isinstance(a, float) else env.create_unbacked_symint()
-
-
-def _eq(x: object, y: object) -> bool:
-    if isinstance(x, (torch.SymInt, torch.SymFloat, torch.SymBool)) or isinstance(y, (torch.SymInt, torch.SymFloat, torch.SymBool)):
-        ex = x.node.expr if isinstance(x, (torch.SymInt, torch.SymFloat, torch.SymBool)) else x
-        ey = y.node.expr if isinstance(y, (torch.SymInt, torch.SymFloat, torch.SymBool)) else y
-        return bool(ex == ey)
-    return x == y
 
 
 cond_op.register("fake")(cond_fake)

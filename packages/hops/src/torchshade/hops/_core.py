@@ -139,11 +139,15 @@ def fix_aliases(fn: FlatFn, inputs: Sequence[Leaf], outs: list[Leaf]) -> tuple[L
             i = roots.get(id(root(out)), -1)
             if i >= 0:
                 raise AliasingError(
-                    f"{fn.op}: {fn.name} returned output {fn.out_paths[j] or '(the output)'}, "
-                    f"{describe(out)}, which is a view of its input {fn.paths[i]}. Outputs of "
-                    f"{fn.op} must be new tensors: return `{fn.name}`'s view with `.clone()`."
+                    f"{fn.op}: {fn.name} returned {_output_words(fn.out_paths[j])}{describe(out)}, which is "
+                    f"a view of its input {fn.paths[i]}. Outputs of {fn.op} must be new tensors: "
+                    "return a copy of the view (`x[0].clone()` rather than `x[0]`)."
                 )
     return tuple(outs)
+
+
+def _output_words(path: str) -> str:
+    return f"output {path}, " if path else ""
 
 
 def input_paths(what: str, tree: object) -> list[str]:
@@ -164,7 +168,7 @@ def mismatch(op: str, what: str, path: str, a: object, b: object, names: tuple[s
              field: str, fix: str) -> OutputMismatchError:  # fmt: skip
     """``op: what: output [1]['h'] is f32[s0, 3] in true_fn but f32[s0, 4] in false_fn ...``."""
     return OutputMismatchError(
-        f"{op}: {what}: output {path or '(the output)'} is {describe(a)} in {names[0]} but "
+        f"{op}: {what}: {_output_words(path)[:-2] or 'the output'} is {describe(a)} in {names[0]} but "
         f"{describe(b)} in {names[1]} (its {field} differs). {fix}"
     )
 
@@ -173,12 +177,12 @@ def check_structure(op: str, what: str, specs: tuple[TreeSpec, TreeSpec], names:
                     fix: str) -> None:  # fmt: skip
     if specs[0] != specs[1]:
         raise OutputMismatchError(
-            f"{op}: {what}: {names[0]} returns {_spec_text(specs[0])} but {names[1]} returns "
-            f"{_spec_text(specs[1])} (the pytree structure differs). {fix}"
+            f"{op}: {what}: {names[0]} returns {spec_text(specs[0])} but {names[1]} returns "
+            f"{spec_text(specs[1])} (the pytree structure differs). {fix}"
         )
 
 
-def _spec_text(spec: TreeSpec) -> str:
+def spec_text(spec: TreeSpec) -> str:
     text = str(tree_unflatten(["*"] * spec.num_leaves, spec))
     return text.replace("'*'", "*")
 
@@ -216,15 +220,18 @@ def _number_kind(v: object) -> type:
 
 def same_sizes(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Whether the sizes are the same expressions (no guard recorded)."""
-    return all(_same(x, y) for x, y in zip(a.shape, b.shape))
+    return all(same_value(x, y) for x, y in zip(a.shape, b.shape))
 
 
-def _same(x: int | torch.SymInt, y: int | torch.SymInt) -> bool:
-    if isinstance(x, torch.SymInt) or isinstance(y, torch.SymInt):
-        ex = x.node.expr if isinstance(x, torch.SymInt) else x
-        ey = y.node.expr if isinstance(y, torch.SymInt) else y
-        return bool(ex == ey)
-    return x == y
+def same_value(x: object, y: object) -> bool:
+    """Whether two sizes or numbers are equal as expressions, simplified by their ShapeEnv (no guard)."""
+    sym = (torch.SymInt, torch.SymFloat, torch.SymBool)
+    if not isinstance(x, sym) and not isinstance(y, sym):
+        return bool(x == y)
+    env = (x if isinstance(x, sym) else y).node.shape_env  # type: ignore[union-attr]  # one of them is symbolic
+    ex = env.simplify(x.node.expr) if isinstance(x, sym) else x
+    ey = env.simplify(y.node.expr) if isinstance(y, sym) else y
+    return bool(ex == ey)
 
 
 def is_constant(pred: object) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch.utils._pytree import tree_unflatten
 
-from ._core import FlatFn, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths
+from ._core import FlatFn, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, spec_text
 from ._errors import HopArgumentError, OutputMismatchError
 from ._op import HigherOrderOp
 from ._subgraph import add_node, add_subgraph, outside_trace, trace_body
@@ -83,7 +83,7 @@ def check_carry(fn: object, init: Sequence[object], outs: Sequence[object]) -> N
     if isinstance(fn, FlatFn):
         spec = fn.out_spec
         if spec is None or spec.num_children != 2 or spec.type not in (tuple, list):
-            raise OutputMismatchError(f"scan: combine_fn must return a pair (next_carry, y); it returned {spec}. {_FIX}")
+            raise OutputMismatchError(f"scan: combine_fn must return a pair (next_carry, y); it returned {spec_text(spec) if spec is not None else None}. {_FIX}")
         paths = fn.out_paths[: len(init)]
         if spec.child(0).num_leaves != len(init):
             raise OutputMismatchError(f"scan: combine_fn's next carry has {spec.child(0).num_leaves} leaves but init has {len(init)}. {_FIX}")

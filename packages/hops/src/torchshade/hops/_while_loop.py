@@ -14,7 +14,7 @@ from torch.utils._pytree import tree_unflatten
 
 from torchshade.fake import FakeTensorMode
 
-from ._core import FlatFn, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths
+from ._core import FlatFn, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, spec_text
 from ._errors import HopArgumentError, OutputMismatchError
 from ._op import HigherOrderOp
 from ._subgraph import add_node, add_subgraph, align_lifted, outside_trace, trace_body
@@ -75,7 +75,7 @@ def check_body(fn: object, carried: Sequence[object], outs: Sequence[object]) ->
     if isinstance(fn, FlatFn):
         expected = getattr(fn, "in_spec")
         if fn.out_spec != expected:
-            raise OutputMismatchError(f"while_loop: body_fn returns {fn.out_spec} but carried_inputs is {expected} (the pytree structure differs). {_FIX}")
+            raise OutputMismatchError(f"while_loop: body_fn returns {spec_text(fn.out_spec)} but carried_inputs is {spec_text(expected)} (the pytree structure differs). {_FIX}")
         paths = fn.out_paths
     else:
         paths = [f"[{i}]" for i in range(len(carried))]
