@@ -51,3 +51,5 @@ def test_harness_sees_a_wrong_graph(conformance: ModuleType) -> None:
     assert not conformance.same(eager, (torch.ones(3), 3))
     assert not conformance.same(eager, [torch.ones(3), 2])
     assert conformance.same(eager, (torch.ones(3) * 2, 2), values=False)
+    assert conformance.same(eager, [torch.ones(3), 2], structure=False)
+    assert not conformance.same(eager, [torch.ones(3), 3], structure=False)
