@@ -9,7 +9,10 @@ kernel would give. So a key holds everything that decides an output:
   registered after an op's first call is then used: older entries become
   unreachable and the per-op plan table of ``_kernel.py`` is emptied;
 * the context: default dtype and device, inference mode, whether the
-  Python dispatcher is on and whether a tracer records SymNode operations
+  Python dispatcher is on, how many other dispatch modes are on the stack
+  (one there would see the ops a kernel runs, which a hit skips; in
+  practice none is, as each mode leaves the stack while it handles an op),
+  whether a tracer records SymNode operations
   (``torchshade.shapes.sym_op_tracing``; the tracer writes a SymInt that a
   hit hands out as an expression of its symbols); with a ShapeEnv, whether
   its guards are suppressed and its settings;
@@ -76,6 +79,7 @@ _default_dtype = torch.get_default_dtype
 _default_device = torch._C._get_default_device
 _inference_mode = torch.is_inference_mode_enabled
 _tls_included = torch._C._dispatch_tls_is_dispatch_key_included
+_modes_on_stack = torch._C._len_torch_dispatch_stack
 # The tables whose sizes make the registration stamp (each mutated in place).
 _TABLES = (decomposition_table, meta_table, torch.library._impls)
 
@@ -177,6 +181,7 @@ def context_key(shape_env: Any) -> Hashable:
         _default_device(),
         _inference_mode(),
         _tls_included(_PYTHON_DISPATCHER),
+        _modes_on_stack(),
         bool(_SYM_OP_TRACERS),
         settings,
     )
