@@ -78,6 +78,8 @@ class Liveness(TorchDispatchMode):
         self.at_peak: list[Bytes] = [{} for _ in points]
         self.ops = 0
         self.progress = progress
+        self.timeline: list[int] = []  # live bytes at the first point after each op
+        self.backward_at = 0  # the op count when the backward pass began
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         out = func(*args, **(kwargs or {}))
@@ -88,6 +90,8 @@ class Liveness(TorchDispatchMode):
         for t in leaves:
             self._bound_unbacked(t, args, kwargs)
             self._track(t)
+        if self.now:
+            self.timeline.append(self.now[0])
         return out
 
     def _bound_unbacked(self, t: torch.Tensor, args: Any, kwargs: Any) -> None:

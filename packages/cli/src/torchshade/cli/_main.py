@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 from ._errors import CliError, DimensionError, SpecError
 from ._memory import measure_memory, new_mode
 from ._models import describe_models
+from ._plot import plot_memory, sweep_points
 from ._render import memory_text, models_text, trace_text
 from ._spec import TensorSpec, named_dims, parse_input, parse_point
 from ._target import build, resolve_target
@@ -41,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--format", choices=("text", "json"), default="text")
         cmd.add_argument("--out", type=Path, help="write the report to this file instead of stdout")
     sub.choices["memory"].add_argument("--train", action="store_true", help="add gradients and Adam state")
+    sub.choices["memory"].add_argument("--plot", type=Path, metavar="FILE", help="draw memory along the program and "
+                                       "against the last named dim (.png, .svg)")  # fmt: skip
     sub.choices["trace"].add_argument("--mode", choices=("symbolic", "fake"), default="symbolic")
     return parser
 
@@ -88,8 +92,12 @@ def _run(args: argparse.Namespace) -> str:
     if args.command == "memory":
         if dims and not points:
             raise DimensionError(f"torchshade memory: give the sizes to evaluate at, e.g. --at {','.join(f'{d}=1' for d in dims)}.")
+        sweep = sweep_points(points[0], dims[-1]) if args.plot is not None and dims else []
         with _progress(f"memory of {args.target}") as progress:
-            report = measure_memory(args.target, fn, specs, mode, points, args.train, progress)
+            report = measure_memory(args.target, fn, specs, mode, points + sweep, args.train, progress)
+        if sweep:
+            plot_memory(report, report.points[len(points) :], dims[-1], args.plot)
+            report = dataclasses.replace(report, points=report.points[: len(points)])
         if args.format == "json":
             return json.dumps(report.to_json(), indent=2)
         return memory_text(report) + f"\n{report.ops} ops in {time.perf_counter() - started:.1f} s"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -58,6 +58,8 @@ class MemoryReport:
     guards: tuple[str, ...]
     data_dependent: dict[str, str]
     ops: int
+    timeline: tuple[int, ...] = field(default=(), repr=False)  # live bytes after each op, first point
+    backward_at: int = 0  # the op at which the backward pass began
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -104,6 +106,7 @@ def measure_memory(target: str, fn: Callable[..., object], specs: Sequence[Tenso
     def step(**kwargs: torch.Tensor) -> None:
         with live:
             loss = _loss(fn(**kwargs))
+            live.backward_at = live.ops
             if loss is not None:
                 loss.backward()
 
@@ -128,7 +131,7 @@ def measure_memory(target: str, fn: Callable[..., object], specs: Sequence[Tenso
     dependent = {str(s): str(to_expr({b: 1}, names)) for s, b in live.bounds.items()}
     return MemoryReport(target, tuple(specs), train, count, param_bytes, grad_bytes if train else 0,
                         2 * grad_bytes if train else 0, _formula(saved_bytes, names), reports, guards,
-                        dependent, live.ops)  # fmt: skip
+                        dependent, live.ops, tuple(live.timeline), live.backward_at)  # fmt: skip
 
 
 def _drop_grad(p: torch.Tensor) -> None:
