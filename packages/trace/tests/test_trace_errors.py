@@ -13,6 +13,7 @@ from torchshade.trace import (
     CapturedTensorError,
     ForeignSymbolError,
     TraceInputError,
+    TraceOutputError,
     TracingModeError,
     make_fx,
 )
@@ -76,3 +77,11 @@ def test_symint_of_another_shape_env_is_refused() -> None:
 
     with pytest.raises(ForeignSymbolError, match=r"symbolic value s\d+ does not come from this trace"):
         make_fx(f, tracing_mode="symbolic")(torch.ones(3))
+
+
+def test_output_of_unsupported_type_is_named_by_its_path() -> None:
+    def f(x: torch.Tensor) -> object:
+        return {"y": x.sin(), "module": torch.nn.ReLU()}
+
+    with pytest.raises(TraceOutputError, match=r"output\['module'\] of the traced function is a ReLU"):
+        make_fx(f)(torch.ones(2))

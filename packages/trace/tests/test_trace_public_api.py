@@ -18,6 +18,7 @@ def test_public_names() -> None:
         "GuardViolationError",
         "TraceError",
         "TraceInputError",
+        "TraceOutputError",
         "TracingModeError",
         "make_fx",
     ]
@@ -41,6 +42,7 @@ def test_error_classes() -> None:
         assert issubclass(getattr(trace, name), trace.TraceError)
     assert issubclass(trace.TracingModeError, ValueError)
     assert issubclass(trace.TraceInputError, TypeError)
+    assert issubclass(trace.TraceOutputError, TypeError)
 
 
 def test_no_namespace_init_file() -> None:

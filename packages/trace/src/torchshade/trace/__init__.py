@@ -13,6 +13,7 @@ from ._errors import ForeignSymbolError as ForeignSymbolError
 from ._errors import GuardViolationError as GuardViolationError
 from ._errors import TraceError as TraceError
 from ._errors import TraceInputError as TraceInputError
+from ._errors import TraceOutputError as TraceOutputError
 from ._errors import TracingModeError as TracingModeError
 from ._make_fx import make_fx as make_fx
 
@@ -22,6 +23,7 @@ __all__: list[str] = [
     "GuardViolationError",
     "TraceError",
     "TraceInputError",
+    "TraceOutputError",
     "TracingModeError",
     "make_fx",
 ]

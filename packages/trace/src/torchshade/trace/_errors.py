@@ -32,6 +32,15 @@ class TraceInputError(TypeError):
     """
 
 
+class TraceOutputError(TypeError):
+    """The traced function returned a value a graph cannot return.
+
+    A graph returns pytrees of tensors, SymInts and plain Python constants
+    (numbers, bools, strings, None). Fix: return those, and keep other objects
+    (modules, graphs, callables) out of the traced function's result.
+    """
+
+
 class CapturedTensorError(TraceError):
     """The traced function used a real tensor that is not one of its inputs.
 

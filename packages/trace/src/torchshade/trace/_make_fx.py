@@ -27,13 +27,13 @@ from typing import Any
 import torch
 import torch.fx as fx
 from torch.fx.graph import _PyTreeCodeGen, _PyTreeInfo
-from torch.utils._pytree import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
+from torch.utils._pytree import keystr, tree_flatten_with_path, tree_unflatten
 
 from torchshade.fake import FakeTensor, FakeTensorMode
 from torchshade.shapes import ShapeEnv, sym_op_tracing
 
 from ._checks import GuardCheck, StaticCheck, insert_guard_check, insert_runtime_asserts, remove_unused_sym_nodes
-from ._errors import TraceInputError, TracingModeError
+from ._errors import TraceInputError, TraceOutputError, TracingModeError
 from ._frames import StackFormatter
 from ._mode import ProxyTorchDispatchMode
 from ._tracer import ProxyTracer
@@ -104,7 +104,9 @@ class _Trace:
         values = [self._value(leaf, name, fake_mode) for leaf, name in zip(leaves, names)]
         placeholders = [tracer.placeholder(n, v, _val(v, tracer)) for n, v in zip(names, values)]
         out = self._call(tracer, fake_mode, tree_unflatten(values, spec))
-        out_leaves, out_spec = tree_flatten(out)
+        with_out_paths, out_spec = tree_flatten_with_path(out)
+        _check_outputs(with_out_paths)
+        out_leaves = [leaf for _, leaf in with_out_paths]
         tracer.entry = sys._getframe()  # nodes made for the outputs: no user frame of their own
         tracer.graph.output(tuple(_output_value(tracer, leaf) for leaf in out_leaves))  # type: ignore[misc]  # nodes and numbers: fx Arguments
         return self._finish(tracer, fake_mode, placeholders, names, spec, out_spec)
@@ -182,6 +184,16 @@ def _check_leaves(with_paths: Sequence[tuple[Any, object]]) -> None:
                 "which cannot be an input: inputs are pytrees of tensors, ints, floats, bools "
                 "and None. Pass it through a closure instead, or register its container type "
                 "with torch.utils._pytree.register_pytree_node."
+            )
+
+
+def _check_outputs(with_paths: Sequence[tuple[Any, object]]) -> None:
+    for path, leaf in with_paths:
+        if not isinstance(leaf, (*_LEAF_TYPES, str)):
+            raise TraceOutputError(
+                f"make_fx: output{keystr(path)} of the traced function is a {type(leaf).__name__}, "
+                "which a graph cannot return: return tensors, SymInts, numbers, bools, strings or "
+                "None (in tuples, lists, dicts), and keep other objects out of the result."
             )
 
 
