@@ -127,8 +127,8 @@ def test_zero_iterations_return_copies() -> None:
     "call,words",
     [
         (lambda: cond(torch.ones(2) > 0, lambda: 1, lambda: 2), r"pred is a tensor b8\[2\] with 2 elements"),
-        (lambda: cond("yes", lambda: 1, lambda: 2), "pred is a str"),
-        (lambda: cond(True, lambda x: x, lambda x: x, torch.ones(1)), "operands is a Tensor"),
+        (lambda: cond("yes", lambda: 1, lambda: 2), "pred is a str"),  # type: ignore[arg-type]  # the wrong type under test
+        (lambda: cond(True, lambda x: x, lambda x: x, torch.ones(1)), "operands is a Tensor"),  # type: ignore[arg-type]  # the wrong type under test
         (lambda: cond(True, lambda x: x, lambda x: x, ("s",)), r"operands\[0\] is a str"),
         (lambda: scan(lambda c, x: (c, x), torch.ones(1), torch.ones(3), length=3), "both xs and length"),
         (lambda: scan(lambda c, x: (c, x), torch.ones(1), None), "no length= was given"),
@@ -136,7 +136,7 @@ def test_zero_iterations_return_copies() -> None:
          r"xs\['b'\] is f32\[4\] but xs\['a'\] is f32\[3\]"),
         (lambda: scan(lambda c, x: (c, x), torch.ones(1), torch.ones(3), dim=2), r"xs is f32\[3\], which has no dimension 2"),
         (lambda: while_loop(lambda x: x > 0, lambda x: (x - 1,), (torch.ones(2),)), "cond_fn returned b8\\[2\\]"),
-        (lambda: while_loop(lambda x: x > 0, lambda x: (x - 1,), torch.ones(1)), "must be tuples"),
+        (lambda: while_loop(lambda x: x > 0, lambda x: (x - 1,), torch.ones(1)), "must be tuples"),  # type: ignore[arg-type]  # the wrong type under test
     ],
 )  # fmt: skip
 def test_argument_errors(call: Any, words: str) -> None:

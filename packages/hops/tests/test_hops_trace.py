@@ -51,7 +51,8 @@ def test_cond_node_count_matches_torch_make_fx() -> None:
         return cond(x.sum() > 0, lambda x: x.sin(), lambda x: x.cos(), (x,))  # type: ignore[no-any-return]
 
     def theirs(x: torch.Tensor) -> torch.Tensor:
-        return torch.cond(x.sum() > 0, lambda x: x.sin(), lambda x: x.cos(), (x,))
+        out: torch.Tensor = torch.cond(x.sum() > 0, lambda x: x.sin(), lambda x: x.cos(), (x,))
+        return out
 
     a = make_fx(ours, tracing_mode="symbolic")(x)
     b = torch_make_fx(theirs, tracing_mode="symbolic")(x)

@@ -21,7 +21,7 @@ noted, the user function run, outputs flattened, then
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils._pytree import TreeSpec, keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
@@ -228,7 +228,8 @@ def same_value(x: object, y: object) -> bool:
     sym = (torch.SymInt, torch.SymFloat, torch.SymBool)
     if not isinstance(x, sym) and not isinstance(y, sym):
         return bool(x == y)
-    env = (x if isinstance(x, sym) else y).node.shape_env  # type: ignore[union-attr]  # one of them is symbolic
+    node = x.node if isinstance(x, sym) else cast(torch.SymInt, y).node  # one of them is symbolic
+    env = node.shape_env
     ex = env.simplify(x.node.expr) if isinstance(x, sym) else x
     ey = env.simplify(y.node.expr) if isinstance(y, sym) else y
     return bool(ex == ey)

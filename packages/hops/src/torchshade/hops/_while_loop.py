@@ -74,8 +74,8 @@ def check_body(fn: object, carried: Sequence[object], outs: Sequence[object]) ->
     """The body's output must be like the carries (sizes too)."""
     if isinstance(fn, FlatFn):
         expected = getattr(fn, "in_spec")
-        if fn.out_spec != expected:
-            raise OutputMismatchError(f"while_loop: body_fn returns {spec_text(fn.out_spec)} but carried_inputs is {spec_text(expected)} (the pytree structure differs). {_FIX}")
+        if fn.out_spec is None or fn.out_spec != expected:
+            raise OutputMismatchError(f"while_loop: body_fn returns {spec_text(fn.out_spec) if fn.out_spec is not None else None} but carried_inputs is {spec_text(expected)} (the pytree structure differs). {_FIX}")
         paths = fn.out_paths
     else:
         paths = [f"[{i}]" for i in range(len(carried))]
