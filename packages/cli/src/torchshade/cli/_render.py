@@ -71,5 +71,7 @@ def trace_text(r: TraceReport) -> str:
     lines += [f"  {c:>6}  {op}" for op, c in r.histogram.items()]
     lines.append("outputs: " + ", ".join(r.outputs))
     lines.append("guards:")
-    lines += [f"  {g['guard']}  # from {g['origin']}" for g in r.guards] or ["  (none)"]
+    lines += [f"  {g['guard']}  # from {g['origin']}" for g in r.guards] or [
+        "  (none: static sizes)" if r.mode == "fake" else "  (none beyond each named dim >= 2)"
+    ]
     return "\n".join(lines)

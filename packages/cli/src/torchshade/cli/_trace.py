@@ -9,6 +9,7 @@ buffers are graph inputs too.
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +27,7 @@ from ._errors import FactoryError
 from ._spec import DTYPE_NAMES, TensorSpec, named_dims
 
 HINTS = (11, 13, 17, 19, 23, 29, 31, 37, 41, 43)
+_FRAME = re.compile(r'File "([^"]+)", line (\d+), in (\S+)')
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,9 @@ def trace_model(target: str, fn: Callable[..., object], specs: Sequence[TensorSp
     out_node = next(n for n in gm.graph.nodes if n.op == "output")
     outputs = tuple(_value(a.meta.get("val"), names) for a in pytree.tree_leaves(out_node.args) if isinstance(a, fx.Node))
     env = mode.shape_env
-    guards = () if env is None else tuple({"guard": g.python, "origin": str(g.origin)} for g in env.input_guards())
+    defaults = {f"2 <= {n}" for n in names.values()}  # every named dim's own range: not a decision
+    guards = () if env is None else tuple({"guard": g.python, "origin": str(g.origin)}
+                                          for g in env.input_guards() if g.python not in defaults)  # fmt: skip
     return TraceReport(target, tracing_mode, tuple(specs), nodes, dict(histogram.most_common()), outputs, guards)
 
 
@@ -121,9 +125,9 @@ def _value(val: object, names: Mapping[Any, str]) -> str:
 
 def _node(node: fx.Node, names: Mapping[Any, str]) -> dict[str, object]:
     args = [str(a) for a in pytree.tree_leaves((node.args, node.kwargs))]
-    stack = str(node.meta.get("stack_trace") or "").strip().splitlines()
+    frames = _FRAME.findall(str(node.meta.get("stack_trace") or ""))
     return {
         "name": node.name, "op": node.op, "target": str(node.target), "args": args,
         "value": _value(node.meta.get("val"), names) if node.op != "output" else "",
-        "line": stack[-2].strip() if len(stack) >= 2 else "",
+        "line": "{}:{} in {}".format(*frames[-1]) if frames else "",
     }  # fmt: skip
