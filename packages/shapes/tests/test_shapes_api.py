@@ -57,14 +57,14 @@ def test_entry_point_signatures() -> None:
     assert _sig(ShapeEnv.create_unbacked_symfloat) == "(self, source: 'str | None' = None) -> 'torch.SymFloat'"
     assert _sig(ShapeEnv.create_unbacked_symbool) == "(self, source: 'str | None' = None) -> 'torch.SymBool'"
     assert _sig(ShapeEnv._constrain_range_for_size) == "(self, a: 'Any', min: 'Any' = None, max: 'Any' = None) -> 'None'"
-    assert _sig(ShapeEnv.is_unbacked) == "(self, symbol: 'Any') -> 'bool'"
+    assert _sig(ShapeEnv.is_unbacked) == "(self, symbol: 'Expr') -> 'bool'"
     assert _sig(ShapeEnv.check_guards) == "(self, inputs: 'Mapping[str, object]') -> 'list[GuardFailure]'"
     assert _sig(ShapeEnv.format_guards) == "(self) -> 'str'"
     assert _sig(ShapeEnv.guards_source) == "(self, function_name: 'str' = 'check_guards') -> 'str'"
     assert _sig(ShapeEnv.input_guards) == "(self, sources: 'Collection[str] | None' = None) -> 'list[Guard]'"
     for gone in ("evaluate_guards", "guards_hold", "failed_guards"):  # one checking API: check_guards
         assert not hasattr(ShapeEnv, gone), gone
-    assert _sig(shapes.free_unbacked_symbols) == "(value: 'object') -> 'set[Any]'"
+    assert _sig(shapes.free_unbacked_symbols) == "(value: 'object') -> 'set[Expr]'"
     assert isinstance(inspect.getattr_static(ShapeEnv, "guards"), property)
     assert isinstance(inspect.getattr_static(ShapeEnv, "runtime_asserts"), property)
 

@@ -27,11 +27,11 @@ import contextlib
 import enum
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import sympy
 import torch
 
+from ._expr import Expr
 from ._dims import DerivedDim, Dim
 from ._errors import DimHintMismatchError
 from ._guards import Guard, GuardFailure, Provenance, RuntimeAssert, guards_function, source_root
@@ -63,7 +63,7 @@ class DimDynamic(enum.Enum):
 class SymbolInfo:
     """What the env knows about one symbol besides its range."""
 
-    symbol: Any
+    symbol: Expr
     hint: int | float | None
     sources: list[str] = field(default_factory=list)
     dim: Dim | None = None
@@ -77,50 +77,50 @@ class ShapeEnv(Reasoner):
         super().__init__()
         self.duck_shape = duck_shape
         self.specialize_zero_one = specialize_zero_one
-        self.infos: dict[Any, SymbolInfo] = {}
+        self.infos: dict[Expr, SymbolInfo] = {}
         self._counters = {BACKED_INT: 0, BACKED_FLOAT: 0, UNBACKED_INT: 0, UNBACKED_FLOAT: 0}
-        self._duck: dict[int, Any] = {}
-        self._dim_symbols: dict[str, Any] = {}
+        self._duck: dict[int, Expr] = {}
+        self._dim_symbols: dict[str, Expr] = {}
         # Attributes torch's meta kernels and fake impls read.
         self.allow_dynamic_output_shape_ops = True
         self.allow_scalar_outputs = True
-        self.unbacked_renamings: dict[Any, Any] = {}
-        self.pending_fresh_unbacked_symbols: list[Any] = []
-        self._names: dict[Any, str] = {}
+        self.unbacked_renamings: dict[Expr, Expr] = {}
+        self.pending_fresh_unbacked_symbols: list[Expr] = []
+        self._names: dict[Expr, str] = {}
 
     # -- torch-compatible views of the knowledge ----------------------------
     @property
-    def var_to_range(self) -> dict[Any, ValueRanges]:
+    def var_to_range(self) -> dict[Expr, ValueRanges]:
         return {s: self.knowledge.ranges.get(s, self.knowledge.default_range(s)) for s in self.infos}
 
     @property
-    def replacements(self) -> dict[Any, Any]:
+    def replacements(self) -> dict[Expr, Expr]:
         return dict(self.knowledge.replacements)
 
     @property
-    def divisible(self) -> dict[Any, int]:
+    def divisible(self) -> dict[Expr, int]:
         return dict(self.knowledge.divisible)
 
     @property
-    def var_to_sources(self) -> dict[Any, list[str]]:
+    def var_to_sources(self) -> dict[Expr, list[str]]:
         return {s: list(i.sources) for s, i in self.infos.items()}
 
     @property
-    def backed_var_to_val(self) -> dict[Any, int | float]:
+    def backed_var_to_val(self) -> dict[Expr, int | float]:
         return dict(self.hints)
 
     var_to_val = backed_var_to_val
 
-    def is_unbacked(self, symbol: Any) -> bool:
+    def is_unbacked(self, symbol: Expr) -> bool:
         """True for a symbol with no hint (``u0``, ``zuf0``)."""
         return is_unbacked_symbol(symbol)
 
-    def is_unbacked_symint(self, symbol: Any) -> bool:
+    def is_unbacked_symint(self, symbol: Expr) -> bool:
         return is_unbacked_symbol(symbol) and symbol.name.startswith(UNBACKED_INT)
 
     # -- symbols -------------------------------------------------------------
     def _new_symbol(self, prefix: str, hint: int | float | None, source: str | None,
-                    **assumptions: bool) -> Any:  # fmt: skip
+                    **assumptions: bool) -> Expr:  # fmt: skip
         index = self._counters[prefix]
         self._counters[prefix] = index + 1
         symbol = sympy.Symbol(f"{prefix}{index}", **assumptions)
@@ -130,7 +130,7 @@ class ShapeEnv(Reasoner):
         return symbol
 
     def create_symbol(self, hint: int, source: str, dynamic: DimDynamic = DimDynamic.DYNAMIC,
-                      *, dim: Dim | DerivedDim | None = None, is_size: bool = True) -> Any:  # fmt: skip
+                      *, dim: Dim | DerivedDim | None = None, is_size: bool = True) -> Expr:  # fmt: skip
         """A sympy expression for an input size (or, with ``is_size=False``, any int):
         a constant, a symbol, or a Dim's expression.  Sizes are >= 0 and, with
         ``specialize_zero_one``, dynamic ones get the range [2, inf]; other ints
@@ -156,7 +156,7 @@ class ShapeEnv(Reasoner):
             self._duck[hint] = symbol
         return symbol
 
-    def _dim_expr(self, dim: Dim | DerivedDim, hint: int, source: str) -> Any:
+    def _dim_expr(self, dim: Dim | DerivedDim, hint: int, source: str) -> Expr:
         root = dim.root if isinstance(dim, DerivedDim) else dim
         coeff, offset = (dim.coeff, dim.offset) if isinstance(dim, DerivedDim) else (1, 0)
         root_hint = (hint - offset) // coeff
@@ -254,11 +254,11 @@ class ShapeEnv(Reasoner):
             self.symint_from_expr(offset, int(t.storage_offset())),
         )
 
-    def _stride_exprs(self, t: torch.Tensor, source: str, sizes: list[Any],
-                      policy: Sequence[DimDynamic]) -> list[Any]:  # fmt: skip
+    def _stride_exprs(self, t: torch.Tensor, source: str, sizes: list[Expr],
+                      policy: Sequence[DimDynamic]) -> list[Expr]:  # fmt: skip
         """Strides as products of sizes, innermost first, where the layout is dense."""
         strides = [int(s) for s in t.stride()]
-        out: list[Any] = [None] * len(strides)
+        out: list[Expr] = [None] * len(strides)
         expected, expected_expr = 1, sympy.Integer(1)
         for i in sorted(range(len(strides)), key=lambda d: (strides[d], -d)):
             source_i = f"{source}.stride()[{i}]"
@@ -295,7 +295,7 @@ class ShapeEnv(Reasoner):
         symbol = self._new_symbol(BACKED_FLOAT, float(hint), source, real=True)
         return torch.SymFloat(self.node(symbol, float(hint), float))
 
-    def symint_from_expr(self, expr: Any, hint: int | None) -> SizeLike:
+    def symint_from_expr(self, expr: Expr, hint: int | None) -> SizeLike:
         """A plain int for a constant expression, else a SymInt on our node."""
         if expr.is_Integer:
             return int(expr)
@@ -371,12 +371,12 @@ class ShapeEnv(Reasoner):
         sources = {s for info in self.infos.values() for s in info.sources}
         return sources | {s for r in self.log.needed for s in r.sources}
 
-    def record_source_equality(self, source: str, expr: Any, kind: str) -> None:
+    def record_source_equality(self, source: str, expr: Expr, kind: str) -> None:
         """An input guard made by converting an input: ``source`` equals ``expr``."""
         if not self.suppressed:
             self.log.record_input(source, expr, Provenance.capture(), kind)
 
-    def names(self) -> dict[Any, str]:
+    def names(self) -> dict[Expr, str]:
         """Each symbol's first source, for printing guards as Python (shared: do not modify).
 
         Kept until a symbol is added: a symbol's first source never changes.

@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import sympy
+
+# A sympy expression (or boolean, or sympy class where a constructor is meant).
+# sympy ships no type information, so this is Any to mypy; the name says what it holds.
+Expr: TypeAlias = Any
 
 __all__ = [
     "CeilToInt",
@@ -41,7 +45,7 @@ __all__ = [
 ]
 
 
-def _int_coeff(expr: Any) -> tuple[int, Any]:
+def _int_coeff(expr: Expr) -> tuple[int, Expr]:
     """Split ``expr`` into an integer coefficient and the rest (``6*s0`` -> 6, s0)."""
     coeff, rest = expr.as_coeff_Mul()
     if coeff.is_Integer:
@@ -49,7 +53,7 @@ def _int_coeff(expr: Any) -> tuple[int, Any]:
     return 1, expr
 
 
-# sympy is untyped, so every subclass of a sympy class is a subclass of Any.
+# sympy is untyped, so every subclass of a sympy class is a subclass of Expr.
 class FloorDiv(sympy.Function):  # type: ignore[misc]  # sympy ships no types
     """Python's ``a // b`` on integers."""
 
@@ -58,7 +62,7 @@ class FloorDiv(sympy.Function):  # type: ignore[misc]  # sympy ships no types
     precedence = 50
 
     @classmethod
-    def eval(cls, base: Any, divisor: Any) -> Any:
+    def eval(cls, base: Expr, divisor: Expr) -> Expr:
         if base.is_Integer and divisor.is_Integer:
             if divisor == 0:
                 raise ZeroDivisionError("integer division by zero in a shape expression")
@@ -86,7 +90,7 @@ class FloorDiv(sympy.Function):  # type: ignore[misc]  # sympy ships no types
         return f"({a}//{b})"
 
 
-def _floordiv_split_terms(base: Any, d: int) -> Any:
+def _floordiv_split_terms(base: Expr, d: int) -> Expr:
     """(k*d*x + r) // d == k*x + r // d for integer terms; None when nothing splits."""
     terms = sympy.Add.make_args(base)
     whole, rest = [], []
@@ -110,7 +114,7 @@ class PyMod(sympy.Function):  # type: ignore[misc]  # sympy ships no types
     precedence = 50
 
     @classmethod
-    def eval(cls, base: Any, divisor: Any) -> Any:
+    def eval(cls, base: Expr, divisor: Expr) -> Expr:
         if base.is_Integer and divisor.is_Integer:
             if divisor == 0:
                 raise ZeroDivisionError("integer modulo by zero in a shape expression")
@@ -136,7 +140,7 @@ class PyMod(sympy.Function):  # type: ignore[misc]  # sympy ships no types
         return f"Mod({printer.doprint(self.args[0])}, {printer.doprint(self.args[1])})"
 
 
-def _exact_quotient(base: Any, divisor: Any) -> Any:
+def _exact_quotient(base: Expr, divisor: Expr) -> Expr:
     """``base / divisor`` when it is structurally an integer (``(a*b)/a`` -> b), else None.
 
     Dividing by zero is a Python error whatever the quotient, so ``a // a`` is 1.
@@ -147,7 +151,7 @@ def _exact_quotient(base: Any, divisor: Any) -> Any:
     return q if q.is_integer else None
 
 
-def _multiple_of(term: Any, d: int) -> bool:
+def _multiple_of(term: Expr, d: int) -> bool:
     coeff, rest = _int_coeff(term)
     return bool(coeff % d == 0 and (rest.is_integer or rest == 1))
 
@@ -159,7 +163,7 @@ class IntTrueDiv(sympy.Function):  # type: ignore[misc]  # sympy ships no types
     is_real = True
 
     @classmethod
-    def eval(cls, a: Any, b: Any) -> Any:
+    def eval(cls, a: Expr, b: Expr) -> Expr:
         if a.is_Integer and b.is_Integer:
             if b == 0:
                 raise ZeroDivisionError("division by zero in a shape expression")
@@ -174,7 +178,7 @@ class ToFloat(sympy.Function):  # type: ignore[misc]  # sympy ships no types
     is_real = True
 
     @classmethod
-    def eval(cls, a: Any) -> Any:
+    def eval(cls, a: Expr) -> Expr:
         if a.is_Number:
             return sympy.Float(float(a))
         if isinstance(a, ToFloat) or (a.is_Float):
@@ -189,7 +193,7 @@ class PowByNatural(sympy.Function):  # type: ignore[misc]  # sympy ships no type
     is_integer = True
 
     @classmethod
-    def eval(cls, base: Any, exp: Any) -> Any:
+    def eval(cls, base: Expr, exp: Expr) -> Expr:
         if exp.is_Integer and int(exp) >= 0:
             return sympy.Pow(base, exp) if int(exp) != 1 else base
         return None
@@ -202,14 +206,14 @@ class FloatPow(sympy.Function):  # type: ignore[misc]  # sympy ships no types
     is_real = True
 
     @classmethod
-    def eval(cls, base: Any, exp: Any) -> Any:
+    def eval(cls, base: Expr, exp: Expr) -> Expr:
         if base.is_Number and exp.is_Number:
             return sympy.Float(float(base) ** float(exp))
         return None
 
 
-def _make_float_to_int(name: str, fn: Any, doc: str) -> Any:
-    def eval_(cls: Any, a: Any) -> Any:
+def _make_float_to_int(name: str, fn: Expr, doc: str) -> Expr:
+    def eval_(cls: Expr, a: Expr) -> Expr:
         if a.is_Number:
             return sympy.Integer(fn(float(a)))
         if a.is_integer:
@@ -233,14 +237,14 @@ class RoundDecimal(sympy.Function):  # type: ignore[misc]  # sympy ships no type
     is_real = True
 
     @classmethod
-    def eval(cls, a: Any, ndigits: Any) -> Any:
+    def eval(cls, a: Expr, ndigits: Expr) -> Expr:
         if a.is_Number and ndigits.is_Integer:
             return sympy.Float(round(float(a), int(ndigits)))
         return None
 
 
-def _make_bitwise(name: str, fn: Any) -> Any:
-    def eval_(cls: Any, a: Any, b: Any) -> Any:
+def _make_bitwise(name: str, fn: Expr) -> Expr:
+    def eval_(cls: Expr, a: Expr, b: Expr) -> Expr:
         if a.is_Integer and b.is_Integer:
             return sympy.Integer(fn(int(a), int(b)))
         return None
@@ -254,12 +258,12 @@ BitwiseOr: Any = _make_bitwise("BitwiseOr", lambda a, b: a | b)
 BitwiseXor: Any = _make_bitwise("BitwiseXor", lambda a, b: a ^ b)
 
 
-def _fold_or(op: Any, fold: Any) -> Any:
+def _fold_or(op: Expr, fold: Expr) -> Expr:
     """A sympy constructor that folds numbers exactly and otherwise skips sympy's
     assumption-driven evaluation (``Max`` and relationals ask the assumption
     system about every pair of arguments: the main cost of naive sympy use)."""
 
-    def build(a: Any, b: Any) -> Any:
+    def build(a: Expr, b: Expr) -> Expr:
         a, b = sympy.sympify(a), sympy.sympify(b)
         if a.is_Number and b.is_Number:
             return fold(a, b)
@@ -268,19 +272,19 @@ def _fold_or(op: Any, fold: Any) -> Any:
     return build
 
 
-def _max_fold(a: Any, b: Any) -> Any:
+def _max_fold(a: Expr, b: Expr) -> Expr:
     return a if a >= b else b
 
 
-def _min_fold(a: Any, b: Any) -> Any:
+def _min_fold(a: Expr, b: Expr) -> Expr:
     return a if a <= b else b
 
 
-def _rel_fold(pyop: Any) -> Any:
+def _rel_fold(pyop: Expr) -> Expr:
     return lambda a, b: sympy.true if pyop(a, b) else sympy.false
 
 
-def _same_or(build: Any, same: Any) -> Any:
+def _same_or(build: Expr, same: Expr) -> Expr:
     return lambda a, b: same(a) if a == b else build(a, b)
 
 
@@ -294,12 +298,12 @@ Gt2 = _same_or(_fold_or(sympy.Gt, _rel_fold(lambda a, b: a > b)), lambda a: symp
 Ge2 = _same_or(_fold_or(sympy.Ge, _rel_fold(lambda a, b: a >= b)), lambda a: sympy.true)
 
 
-_REBUILD: dict[Any, Any] = {
+_REBUILD: dict[Expr, Expr] = {
     sympy.Eq: Eq2, sympy.Ne: Ne2, sympy.Lt: Lt2, sympy.Le: Le2, sympy.Gt: Gt2, sympy.Ge: Ge2,
 }  # fmt: skip
 
 
-def rebuild(e: Any, args: Sequence[Any]) -> Any:
+def rebuild(e: Expr, args: Sequence[Expr]) -> Expr:
     """``e.func(*args)``, but relationals and two-argument Max/Min are built without
     sympy's assumption-driven evaluation (numbers still fold): rewriting deep inside a
     condition must not cost a trip through ``is_eq`` for every enclosing relational."""
@@ -313,11 +317,11 @@ def rebuild(e: Any, args: Sequence[Any]) -> Any:
     return e.func(*args)
 
 
-def substitute(expr: Any, mapping: Mapping[Any, Any]) -> Any:
+def substitute(expr: Expr, mapping: Mapping[Expr, Expr]) -> Expr:
     """``expr.xreplace(mapping)``, rebuilding through ``rebuild``."""
-    memo: dict[Any, Any] = {}
+    memo: dict[Expr, Expr] = {}
 
-    def walk(e: Any) -> Any:
+    def walk(e: Expr) -> Expr:
         found = mapping.get(e)
         if found is not None:
             return found
@@ -334,11 +338,11 @@ def substitute(expr: Any, mapping: Mapping[Any, Any]) -> Any:
 
 # The rewriting-relevant function classes each expression contains: a pure function
 # of the (interned) expression, kept for the process (bounded).
-_KINDS: dict[Any, frozenset[Any]] = {}
-_NONE: frozenset[Any] = frozenset()
+_KINDS: dict[Expr, frozenset[Expr]] = {}
+_NONE: frozenset[Expr] = frozenset()
 
 
-def kinds(expr: Any) -> frozenset[Any]:
+def kinds(expr: Expr) -> frozenset[Expr]:
     """Which of Max, Min, FloorDiv and PyMod occur in ``expr`` (sympy's ``has`` is slow)."""
     if expr.is_Atom:
         return _NONE
@@ -353,10 +357,10 @@ def kinds(expr: Any) -> frozenset[Any]:
     return found
 
 
-_SYMBOLS: dict[Any, frozenset[Any]] = {}
+_SYMBOLS: dict[Expr, frozenset[Expr]] = {}
 
 
-def symbols_in(expr: Any) -> frozenset[Any]:
+def symbols_in(expr: Expr) -> frozenset[Expr]:
     """``expr.free_symbols``, kept per (interned) expression: sympy recomputes it on
     every access, which costs most on the large expressions that are asked most."""
     found = _SYMBOLS.get(expr)
@@ -367,7 +371,7 @@ def symbols_in(expr: Any) -> frozenset[Any]:
     return found
 
 
-def is_bool_expr(expr: Any) -> bool:
+def is_bool_expr(expr: Expr) -> bool:
     """True for sympy booleans, relationals included (sympy's ``is_Boolean`` misses those)."""
     if expr.is_Symbol:  # sympy makes every Symbol a Boolean too; ours are numbers
         return False
@@ -377,6 +381,6 @@ def is_bool_expr(expr: Any) -> bool:
 _KIND_TYPES = frozenset({sympy.Max, sympy.Min, FloorDiv, PyMod})
 
 
-def ceil_div(a: Any, b: Any) -> Any:
+def ceil_div(a: Expr, b: Expr) -> Expr:
     """Python's ``-(-a // b)``."""
     return -FloorDiv(-a, b)

@@ -30,11 +30,11 @@ import sysconfig
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import CodeType, FrameType
-from typing import Any
 
 import sympy
 import torch
 
+from ._expr import Expr
 from ._errors import GuardSourceError
 from ._knowledge import Knowledge
 from ._ranges import ValueRanges, bound
@@ -145,7 +145,7 @@ class Guard:
     or ``"layout"`` (a stride is a product of sizes).
     """
 
-    expr: Any
+    expr: Expr
     text: str
     python: str
     origin: Provenance
@@ -161,7 +161,7 @@ class Guard:
 class RuntimeAssert:
     """A condition on unbacked symbols promised by ``torch._check``, checked at run time."""
 
-    expr: Any
+    expr: Expr
     text: str
     origin: Provenance
 
@@ -192,7 +192,7 @@ class GuardRecord:
     the source whose value ``expr`` gives.
     """
 
-    expr: Any
+    expr: Expr
     origin: Provenance
     kind: str
     sources: tuple[str, ...] = ()
@@ -222,7 +222,7 @@ class GuardLog:
         self.decisions: list[GuardRecord] = []
         self.needed: list[GuardRecord] = []
         self.asserts: list[RuntimeAssert] = []
-        self.range_origin: dict[Any, Provenance | None] = {}
+        self.range_origin: dict[Expr, Provenance | None] = {}
         self.version = 0
         self._decision_guards: list[Guard] = []
         self._built: tuple[tuple[int, int], list[Guard]] | None = None
@@ -231,29 +231,29 @@ class GuardLog:
         self._reads: dict[str, list[tuple[str, CodeType]]] = {}
 
     # -- record ----------------------------------------------------------------
-    def record_decision(self, fact: Any, origin: Provenance, kind: str) -> None:
+    def record_decision(self, fact: Expr, origin: Provenance, kind: str) -> None:
         self.decisions.append(GuardRecord(fact, origin, kind))
         self.version += 1
 
-    def record_needed(self, fact: Any, origin: Provenance, kind: str) -> None:
+    def record_needed(self, fact: Expr, origin: Provenance, kind: str) -> None:
         self.needed.append(GuardRecord(fact, origin, kind))
         self.version += 1
 
-    def record_input(self, source: str, expr: Any, origin: Provenance, kind: str) -> None:
+    def record_input(self, source: str, expr: Expr, origin: Provenance, kind: str) -> None:
         """An input's own equality: ``source`` (``x.stride()[0]``) must equal ``expr``."""
         self.needed.append(GuardRecord(expr, origin, kind, (source,)))
         self.version += 1
 
     # -- build -----------------------------------------------------------------
-    def decision_guards(self, names: Mapping[Any, str]) -> list[Guard]:
+    def decision_guards(self, names: Mapping[Expr, str]) -> list[Guard]:
         """One ``Guard`` per decision, in order (built once each, as they come)."""
         built = self._decision_guards
         for r in self.decisions[len(built) :]:
             built.append(Guard(r.expr, str(r.expr), python_source(r.expr, names), r.origin, r.kind))
         return list(built)
 
-    def input_guards(self, knowledge: Knowledge, hints: Collection[Any],
-                     names_of: Callable[[], Mapping[Any, str]]) -> list[Guard]:  # fmt: skip
+    def input_guards(self, knowledge: Knowledge, hints: Collection[Expr],
+                     names_of: Callable[[], Mapping[Expr, str]]) -> list[Guard]:  # fmt: skip
         """The minimal merged set: input equalities, needed decisions, one bound per symbol
         (built again only when a guard or the knowledge changed)."""
         key = (self.version, knowledge.version)
@@ -267,7 +267,7 @@ class GuardLog:
 
     # -- check -----------------------------------------------------------------
     def check(self, guards: list[Guard], inputs: Mapping[str, object],
-              names: Callable[[], Mapping[Any, str]]) -> list[GuardFailure]:  # fmt: skip
+              names: Callable[[], Mapping[Expr, str]]) -> list[GuardFailure]:  # fmt: skip
         """The guards that ``inputs`` (values by source root name) violate; [] when all hold.
 
         ``names`` gives each symbol's source, to show the values a failed guard saw.
@@ -287,7 +287,7 @@ class GuardLog:
             failed = [g for g in guards if not self._holds(g, namespace)]
         return [GuardFailure(g, self._values_read(g, names, namespace)) for g in failed]
 
-    def _values_read(self, g: Guard, names: Callable[[], Mapping[Any, str]],
+    def _values_read(self, g: Guard, names: Callable[[], Mapping[Expr, str]],
                      namespace: dict[str, object]) -> dict[str, object]:  # fmt: skip
         """The value of each source ``g`` reads (an input's own guard reads its source too)."""
         reads = self._reads.get(g.python)
@@ -336,7 +336,7 @@ def source_root(source: str) -> str:
     return found.group(0) if found else source
 
 
-def _input_guard(r: GuardRecord, k: Knowledge, names: Mapping[Any, str]) -> Guard | None:
+def _input_guard(r: GuardRecord, k: Knowledge, names: Mapping[Expr, str]) -> Guard | None:
     if r.sources:
         (source,) = r.sources
         python = f"{source} == {python_source(r.expr, names)}"
@@ -346,8 +346,8 @@ def _input_guard(r: GuardRecord, k: Knowledge, names: Mapping[Any, str]) -> Guar
     return Guard(r.expr, str(r.expr), python_source(r.expr, names), r.origin, r.kind)
 
 
-def _bound_guards(k: Knowledge, hints: Collection[Any], range_origin: Mapping[Any, Provenance | None],
-                  names: Mapping[Any, str]) -> list[Guard]:  # fmt: skip
+def _bound_guards(k: Knowledge, hints: Collection[Expr], range_origin: Mapping[Expr, Provenance | None],
+                  names: Mapping[Expr, str]) -> list[Guard]:  # fmt: skip
     out: list[Guard] = []
     for symbol, r in k.ranges.items():
         if symbol not in hints or r == k.default_range(symbol):
@@ -369,7 +369,7 @@ def _within(inner: ValueRanges, outer: ValueRanges) -> bool:
     return outer.lower <= inner.lower and inner.upper <= outer.upper
 
 
-def _range_expr(symbol: Any, r: ValueRanges, default: ValueRanges) -> Any:
+def _range_expr(symbol: Expr, r: ValueRanges, default: ValueRanges) -> Expr:
     parts = []
     if r.lower > default.lower:
         parts.append(sympy.Le(int(r.lower), symbol))

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import sympy
 
-from ._expr import FloorDiv, PyMod, is_bool_expr, kinds, rebuild, substitute, symbols_in
+from ._expr import Expr, FloorDiv, PyMod, is_bool_expr, kinds, rebuild, substitute, symbols_in
 from ._ranges import RELATIONAL_OPS, UNKNOWN, Bounder, ValueRanges, _compare, _corners
 
 NEGATE = {sympy.Eq: sympy.Ne, sympy.Ne: sympy.Eq, sympy.Lt: sympy.Ge, sympy.Ge: sympy.Lt,
@@ -31,7 +30,7 @@ NONNEG = ValueRanges(0, math.inf)
 _DIVISIONS = frozenset({FloorDiv, PyMod})
 
 
-def negate(expr: Any) -> Any:
+def negate(expr: Expr) -> Expr:
     """The logical negation, keeping relationals relational (``Not(a < b)`` -> ``a >= b``)."""
     op = NEGATE.get(type(expr))
     if op is not None:
@@ -42,10 +41,10 @@ def negate(expr: Any) -> Any:
 
 
 # canonical_diff is a pure function of the (interned) expression: its answers are kept.
-_DIFFS: dict[Any, tuple[str, Any]] = {}
+_DIFFS: dict[Expr, tuple[str, Expr]] = {}
 
 
-def canonical_diff(expr: Any) -> tuple[str, Any]:
+def canonical_diff(expr: Expr) -> tuple[str, Expr]:
     """A relational as ``(op, d)`` meaning ``d op 0``, with ``>``/``>=`` flipped."""
     found = _DIFFS.get(expr)
     if found is None:
@@ -55,7 +54,7 @@ def canonical_diff(expr: Any) -> tuple[str, Any]:
     return found
 
 
-def _canonical_diff(expr: Any) -> tuple[str, Any]:
+def _canonical_diff(expr: Expr) -> tuple[str, Expr]:
     op = RELATIONAL_OPS[type(expr)]
     diff = expr.args[0] - expr.args[1]
     if op in (">", ">="):
@@ -70,36 +69,36 @@ class Learned:
     """What ``Knowledge.learn`` did with a fact: its kind and the symbol it touched."""
 
     kind: str  # "replacement", "divisible", "range", "fact", "known"
-    symbol: Any = None
+    symbol: Expr = None
 
 
 class Knowledge:
     """Replacements, divisibility, ranges and facts; static evaluation over them."""
 
     def __init__(self) -> None:
-        self.ranges: dict[Any, ValueRanges] = {}
-        self.replacements: dict[Any, Any] = {}
-        self.divisible: dict[Any, int] = {}
-        self.diff_ranges: dict[Any, ValueRanges] = {}
+        self.ranges: dict[Expr, ValueRanges] = {}
+        self.replacements: dict[Expr, Expr] = {}
+        self.divisible: dict[Expr, int] = {}
+        self.diff_ranges: dict[Expr, ValueRanges] = {}
         # Symbol ranges that follow from linear facts (s0 + s1 < 11 and s1 >= 2 give
         # s0 <= 8): used for reasoning, never printed as guards of their own.
-        self.implied: dict[Any, ValueRanges] = {}
-        self.nonzero: set[Any] = set()
-        self.bool_facts: dict[Any, bool] = {}
+        self.implied: dict[Expr, ValueRanges] = {}
+        self.nonzero: set[Expr] = set()
+        self.bool_facts: dict[Expr, bool] = {}
         self.version = 0
-        self._simplified: dict[Any, Any] = {}
-        self._static: dict[Any, Any] = {}
-        self._decided: dict[Any, Any] = {}  # never invalidated: knowledge only grows
-        self._substituted: dict[Any, tuple[int, Any]] = {}
+        self._simplified: dict[Expr, Expr] = {}
+        self._static: dict[Expr, Expr] = {}
+        self._decided: dict[Expr, Expr] = {}  # never invalidated: knowledge only grows
+        self._substituted: dict[Expr, tuple[int, Expr]] = {}
         self._subst_version = 0  # bumped when replacements or divisibility change
-        self._users: dict[Any, set[Any]] = {}  # symbol -> replaced symbols whose value has it
+        self._users: dict[Expr, set[Expr]] = {}  # symbol -> replaced symbols whose value has it
         self._cache_version = 0
         self._bounder: Bounder | None = None
         # Symbols with a user's Dim: replaced only when nothing else can be.
-        self.protected: set[Any] = set()
+        self.protected: set[Expr] = set()
 
     # -- queries ---------------------------------------------------------
-    def default_range(self, symbol: Any) -> ValueRanges:
+    def default_range(self, symbol: Expr) -> ValueRanges:
         if symbol.is_nonnegative:
             return NONNEG
         if symbol.is_Boolean:
@@ -120,7 +119,7 @@ class Knowledge:
             self._bounder = _FactBounder(self)
         return self._bounder
 
-    def simplify(self, expr: Any) -> Any:
+    def simplify(self, expr: Expr) -> Expr:
         """``expr`` with replacements and divisibility applied (cached, bounded work)."""
         self._sync()
         found = self._simplified.get(expr)
@@ -131,7 +130,7 @@ class Knowledge:
             self._simplified[expr] = found
         return found
 
-    def _substitute(self, expr: Any) -> Any:
+    def _substitute(self, expr: Expr) -> Expr:
         """``expr`` with replacements and divisibility applied; cached until either changes
         (most facts only narrow ranges, which this step does not read)."""
         cached = self._substituted.get(expr)
@@ -147,10 +146,10 @@ class Knowledge:
         self._substituted[expr] = (self._subst_version, found)
         return found
 
-    def _apply_divisibility(self, expr: Any) -> Any:
+    def _apply_divisibility(self, expr: Expr) -> Expr:
         """``Mod(t, k)`` -> 0 and ``FloorDiv(t, k)`` -> ``t / k`` where t is a known multiple of k."""
 
-        def multiple(term: Any, k: int) -> bool:
+        def multiple(term: Expr, k: int) -> bool:
             c = 1
             for f in sympy.Mul.make_args(term):
                 if f.is_Integer:
@@ -161,7 +160,7 @@ class Knowledge:
                     c *= self.divisible.get(base, 1) ** int(exp)
             return c % k == 0
 
-        def rewrite(e: Any) -> Any:
+        def rewrite(e: Expr) -> Expr:
             if e.is_Atom:
                 return e
             args = [rewrite(a) for a in e.args]
@@ -173,12 +172,12 @@ class Knowledge:
 
         return rewrite(expr)
 
-    def _drop_dominated(self, expr: Any) -> Any:
+    def _drop_dominated(self, expr: Expr) -> Expr:
         """Rewrites the ranges justify: ``Max(1, s0)`` -> ``s0`` when s0 >= 1 (likewise
         Min, see ``_dominant``); ``x // y`` -> 0 and ``x % y`` -> x when 0 <= x < y."""
         bounder = self.bounder()
 
-        def rewrite(e: Any) -> Any:
+        def rewrite(e: Expr) -> Expr:
             if e.is_Atom:
                 return e
             args = [rewrite(a) for a in e.args]
@@ -192,11 +191,11 @@ class Knowledge:
 
         return rewrite(expr)
 
-    def bound(self, expr: Any) -> ValueRanges:
+    def bound(self, expr: Expr) -> ValueRanges:
         """The value range of ``expr`` under everything known."""
         return self.bounder().bound(self.simplify(expr))
 
-    def evaluate_static(self, expr: Any) -> Any:
+    def evaluate_static(self, expr: Expr) -> Expr:
         """``expr``'s value if decided without a guard (sympy true/false/number), else None."""
         found = self._decided.get(expr)
         if found is not None:
@@ -211,11 +210,11 @@ class Knowledge:
             self._decided[expr] = result
         return result
 
-    def remember(self, expr: Any, value: Any) -> None:
+    def remember(self, expr: Expr, value: Expr) -> None:
         """Record that ``expr`` has ``value`` from now on (a guard or assert ensures it)."""
         self._decided[expr] = value
 
-    def _evaluate(self, e: Any) -> Any:
+    def _evaluate(self, e: Expr) -> Expr:
         if e.is_Number or e is sympy.true or e is sympy.false:
             return e
         if e in self.bool_facts:
@@ -235,7 +234,7 @@ class Knowledge:
         return sympy.Integer(v) if isinstance(v, int) else sympy.Float(v)
 
     # -- learning --------------------------------------------------------
-    def learn(self, fact: Any) -> list[Learned]:
+    def learn(self, fact: Expr) -> list[Learned]:
         """Record that ``fact`` holds (it is already known to be true for the hints)."""
         self._decided[fact] = sympy.true
         fact = self.simplify(fact)
@@ -254,7 +253,7 @@ class Knowledge:
         self.version += 1  # what was computed while learning saw half of it
         return [learned]
 
-    def _learn_relational(self, fact: Any) -> Learned:
+    def _learn_relational(self, fact: Expr) -> Learned:
         op, d = canonical_diff(fact)
         if op == "==":
             target = self._solve(d)
@@ -281,7 +280,7 @@ class Knowledge:
         self._derive_bounds(d, self.diff_ranges[d])
         return Learned("fact")
 
-    def _derive_bounds(self, d: Any, interval: ValueRanges) -> None:
+    def _derive_bounds(self, d: Expr, interval: ValueRanges) -> None:
         """From ``d in interval`` for a linear ``d``, bound each of its symbols."""
         terms = d.as_coefficients_dict()
         k = terms.pop(sympy.Integer(1), 0)
@@ -299,7 +298,7 @@ class Knowledge:
             derived = ValueRanges(lo if math.isinf(lo) else -((-int(lo)) // n), hi if math.isinf(hi) else int(hi) // n)
             self.implied[s] = self.implied.get(s, UNKNOWN).intersect(derived)
 
-    def _solve(self, d: Any) -> Learned | None:
+    def _solve(self, d: Expr) -> Learned | None:
         """For ``d == 0`` linear in a symbol with coefficient +-1, replace that symbol."""
         candidates = sorted(symbols_in(d), key=_symbol_order, reverse=True)
         candidates.sort(key=lambda s: s in self.protected)
@@ -311,7 +310,7 @@ class Knowledge:
             return Learned("replacement", s)
         return None
 
-    def add_replacement(self, symbol: Any, value: Any) -> None:
+    def add_replacement(self, symbol: Expr, value: Expr) -> None:
         if value.is_Symbol:
             merged = self.ranges.get(value, self.default_range(value)).intersect(
                 self.ranges.get(symbol, self.default_range(symbol))
@@ -329,11 +328,11 @@ class Knowledge:
         self.version += 1
         self._subst_version += 1
 
-    def _note_users(self, key: Any, value: Any) -> None:
+    def _note_users(self, key: Expr, value: Expr) -> None:
         for s in symbols_in(value):
             self._users.setdefault(s, set()).add(key)
 
-    def _learn_symbol_bound(self, op: str, d: Any) -> Learned | None:
+    def _learn_symbol_bound(self, op: str, d: Expr) -> Learned | None:
         """``c*s + k  op 0`` with one symbol: narrow that symbol's range."""
         if len(symbols_in(d)) != 1:
             return None
@@ -357,7 +356,7 @@ class Knowledge:
         self._tighten(s)
         return Learned("range", s)
 
-    def _learn_excluded_edge(self, d: Any) -> Learned | None:
+    def _learn_excluded_edge(self, d: Expr) -> Learned | None:
         """``s != c`` where c is an end of s's range: move that end inwards."""
         if not (d.is_Add and len(symbols_in(d)) == 1):
             return None
@@ -375,7 +374,7 @@ class Knowledge:
         self._tighten(s)
         return Learned("range", s)
 
-    def _tighten(self, s: Any) -> None:
+    def _tighten(self, s: Expr) -> None:
         """Round the ends of a divisible symbol's range to multiples of its divisor."""
         k = self.divisible.get(s)
         r = self.ranges.get(s)
@@ -386,7 +385,7 @@ class Knowledge:
         self.ranges[s] = ValueRanges(lo, hi)
 
 
-def _dominant(bounder: Bounder, e: Any, args: list[Any]) -> Any:
+def _dominant(bounder: Bounder, e: Expr, args: list[Expr]) -> Expr:
     """``Max``/``Min`` without the arguments that can never win: ``Max(1, s0)`` -> ``s0``
     when s0 >= 1, ``Max(a, 2*a)`` -> ``2*a`` when a >= 0, ``Max(a, Min(a, b))`` -> ``a``."""
     is_max = isinstance(e, sympy.Max)
@@ -400,7 +399,7 @@ def _dominant(bounder: Bounder, e: Any, args: list[Any]) -> Any:
     return rebuild(e, kept) if kept != list(e.args) else e
 
 
-def _wins(bounder: Bounder, x: Any, o: Any, r: ValueRanges, ro: ValueRanges, is_max: bool) -> bool:
+def _wins(bounder: Bounder, x: Expr, o: Expr, r: ValueRanges, ro: ValueRanges, is_max: bool) -> bool:
     """``x >= o`` (for Max; ``x <= o`` for Min) wherever both are defined."""
     if (r.lower >= ro.upper) if is_max else (r.upper <= ro.lower):
         return True
@@ -410,7 +409,7 @@ def _wins(bounder: Bounder, x: Any, o: Any, r: ValueRanges, ro: ValueRanges, is_
     return bool(d.lower >= 0) if is_max else bool(d.upper <= 0)
 
 
-def _never_zero(d: Any) -> bool:
+def _never_zero(d: Expr) -> bool:
     """``c1*x + c2*y + k`` is never 0 when gcd(c1, c2) does not divide k (x, y ints)."""
     if not d.is_Add:
         return False
@@ -426,7 +425,7 @@ def _never_zero(d: Any) -> bool:
     return g > 1 and k % g != 0
 
 
-def _symbol_order(s: Any) -> tuple[int, str, int]:
+def _symbol_order(s: Expr) -> tuple[int, str, int]:
     name: str = s.name
     prefix = name.rstrip("0123456789")
     digits = name[len(prefix):]
@@ -441,7 +440,7 @@ class _FactBounder(Bounder):
         self._diffs = knowledge.diff_ranges
         self._implied = knowledge.implied
 
-    def _bound(self, e: Any) -> ValueRanges:
+    def _bound(self, e: Expr) -> ValueRanges:
         r = super()._bound(e)
         if e.is_Symbol and e in self._implied:
             return r.intersect(self._implied[e])

@@ -22,11 +22,12 @@ import builtins
 import math
 import operator
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sympy
 
 from ._expr import (
+    Expr,
     BitwiseAnd,
     BitwiseOr,
     BitwiseXor,
@@ -57,7 +58,7 @@ if TYPE_CHECKING:
     from ._reasoner import Reasoner
 
 Hint = int | float | bool | None
-_LITERAL: dict[type, Callable[[Any], Any]] = {
+_LITERAL: dict[type, Callable[[Expr], Expr]] = {
     int: sympy.Integer,
     float: sympy.Float,
     bool: lambda v: sympy.true if v else sympy.false,
@@ -69,7 +70,7 @@ class SymNode:
 
     __slots__ = ("expr", "shape_env", "pytype", "_hint", "constant", "fx_node")
 
-    def __init__(self, expr: Any, shape_env: Reasoner, pytype: type, hint: Hint,
+    def __init__(self, expr: Expr, shape_env: Reasoner, pytype: type, hint: Hint,
                  constant: int | float | bool | None = None) -> None:  # fmt: skip
         self.expr = expr
         self.shape_env = shape_env
@@ -178,8 +179,8 @@ class SymNode:
         return f"SymNode({self.expr}, hint={self._hint})"
 
     # -- making new nodes ----------------------------------------------------------
-    def _make(self, op: builtins.str, others: Sequence[SymNode], build: Callable[..., Any],
-              hint_fn: Callable[..., Any], pytype: type) -> SymNode:  # fmt: skip
+    def _make(self, op: builtins.str, others: Sequence[SymNode], build: Callable[..., Expr],
+              hint_fn: Callable[..., Expr], pytype: type) -> SymNode:  # fmt: skip
         env = self.shape_env
         key = (op, self.expr, *(o.expr for o in others))
         expr = env.expr_cache.get(key)
@@ -266,13 +267,13 @@ class SymNode:
         return out
 
     def sym_ite(self, then_node: SymNode, else_node: SymNode) -> SymNode:
-        def build(c: Any, t: Any, f: Any) -> Any:
+        def build(c: Expr, t: Expr, f: Expr) -> Expr:
             return sympy.Piecewise((t, c), (f, True))
 
         return self._make("ite", (then_node, else_node), build, lambda c, t, f: t if c else f, then_node.pytype)
 
 
-def _binary(op: builtins.str, build: Callable[[Any, Any], Any], hint_fn: Callable[[Any, Any], Any],
+def _binary(op: builtins.str, build: Callable[[Expr, Expr], Expr], hint_fn: Callable[[Expr, Expr], Expr],
             pytype: type | None = None, simplify: bool = False) -> Callable[[SymNode, SymNode], SymNode]:  # fmt: skip
     def method(self: SymNode, other: SymNode) -> SymNode:
         # _make, unrolled for two operands: the hottest path of symbolic tracing.
@@ -294,7 +295,7 @@ def _binary(op: builtins.str, build: Callable[[Any, Any], Any], hint_fn: Callabl
     return method
 
 
-def _unary(op: builtins.str, build: Callable[[Any], Any], hint_fn: Callable[[Any], Any],
+def _unary(op: builtins.str, build: Callable[[Expr], Expr], hint_fn: Callable[[Expr], Expr],
            pytype: type | None = None) -> Callable[[SymNode], SymNode]:  # fmt: skip
     def method(self: SymNode) -> SymNode:
         return self._make(op, (), build, hint_fn, pytype or self.pytype)
@@ -303,24 +304,24 @@ def _unary(op: builtins.str, build: Callable[[Any], Any], hint_fn: Callable[[Any
     return method
 
 
-def _float_expr(e: Any) -> Any:
+def _float_expr(e: Expr) -> Expr:
     return ToFloat(e) if e.is_integer else e
 
 
-def _floordiv(a: Any, b: Any) -> Any:
+def _floordiv(a: Expr, b: Expr) -> Expr:
     """Python's ``//``: ints stay ints; with a float it is ``float(floor(a / b))``."""
     if a.is_integer and b.is_integer:
         return FloorDiv(a, b)
     return ToFloat(FloorToInt(_float_expr(a) / _float_expr(b)))
 
 
-def _truediv(a: Any, b: Any) -> Any:
+def _truediv(a: Expr, b: Expr) -> Expr:
     if a.is_integer and b.is_integer:
         return IntTrueDiv(a, b)
     return _float_expr(a) / _float_expr(b)
 
 
-def _pow(a: Any, b: Any) -> Any:
+def _pow(a: Expr, b: Expr) -> Expr:
     if a.is_integer and b.is_integer:
         return PowByNatural(a, b)
     return FloatPow(_float_expr(a), _float_expr(b))
@@ -380,7 +381,7 @@ for _name, _method in _OPS.items():
 for _name, _sympy_fn in SIZES_STRIDES.items():
 
     def _sizes_strides(self: SymNode, sizes: Sequence[SymNode], strides: Sequence[SymNode],
-                       _f: Callable[..., Any] = _sympy_fn) -> SymNode:  # fmt: skip
+                       _f: Callable[..., Expr] = _sympy_fn) -> SymNode:  # fmt: skip
         expr = _f([s.expr for s in sizes], [s.expr for s in strides])
         env = self.shape_env
         hints = [s._hint for s in (*sizes, *strides)]

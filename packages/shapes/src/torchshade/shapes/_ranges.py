@@ -12,11 +12,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import sympy
 
-from ._expr import FloorDiv, IntTrueDiv, PowByNatural, PyMod, ToFloat, is_bool_expr, symbols_in
+from ._expr import Expr, FloorDiv, IntTrueDiv, PowByNatural, PyMod, ToFloat, is_bool_expr, symbols_in
 
 Number = int | float
 
@@ -120,7 +119,7 @@ def _div_floordiv(a: ValueRanges, b: ValueRanges, int_divisor: bool = False) -> 
     return ValueRanges(min(r.lower for r in rs), max(r.upper for r in rs))
 
 
-def _floordiv_expr(b: Bounder, e: Any) -> ValueRanges:
+def _floordiv_expr(b: Bounder, e: Expr) -> ValueRanges:
     x, y = e.args
     out = _div_floordiv(b.bound(x), b.bound(y), bool(y.is_integer))
     if (out.lower == -math.inf or out.upper == math.inf) and symbols_in(x) & symbols_in(y):
@@ -157,7 +156,7 @@ def _compare(op: str, diff: ValueRanges) -> ValueRanges:
     return TRUE if true else FALSE if false else BOOL_UNKNOWN
 
 
-RELATIONAL_OPS: dict[Any, str] = {
+RELATIONAL_OPS: dict[Expr, str] = {
     sympy.Eq: "==",
     sympy.Ne: "!=",
     sympy.Lt: "<",
@@ -170,19 +169,19 @@ RELATIONAL_OPS: dict[Any, str] = {
 class Bounder:
     """Computes ``bound(expr)`` against symbol ranges, memoizing subexpressions."""
 
-    def __init__(self, ranges: Mapping[Any, ValueRanges], default: Callable[[Any], ValueRanges]):
+    def __init__(self, ranges: Mapping[Expr, ValueRanges], default: Callable[[Expr], ValueRanges]):
         self._ranges = ranges
         self._default = default
-        self._memo: dict[Any, ValueRanges] = {}
+        self._memo: dict[Expr, ValueRanges] = {}
 
-    def bound(self, expr: Any) -> ValueRanges:
+    def bound(self, expr: Expr) -> ValueRanges:
         found = self._memo.get(expr)
         if found is None:
             found = self._bound(expr)
             self._memo[expr] = found
         return found
 
-    def _bound(self, e: Any) -> ValueRanges:
+    def _bound(self, e: Expr) -> ValueRanges:
         if e.is_Number:
             return ValueRanges.point(int(e) if e.is_Integer else float(e))
         if e is sympy.true:
@@ -199,11 +198,11 @@ class Bounder:
             return _compare(RELATIONAL_OPS[type(e)], self.bound(e.args[0] - e.args[1]))
         return BOOL_UNKNOWN if is_bool_expr(e) else UNKNOWN
 
-    def args(self, e: Any) -> list[ValueRanges]:
+    def args(self, e: Expr) -> list[ValueRanges]:
         return [self.bound(a) for a in e.args]
 
 
-def _add(b: Bounder, e: Any) -> ValueRanges:
+def _add(b: Bounder, e: Expr) -> ValueRanges:
     lo: Number = 0
     hi: Number = 0
     for r in b.args(e):
@@ -225,7 +224,7 @@ def _add(b: Bounder, e: Any) -> ValueRanges:
     return out
 
 
-def _is_small_polynomial(e: Any) -> bool:
+def _is_small_polynomial(e: Expr) -> bool:
     if e.is_Symbol or e.is_Integer:
         return True
     if e.is_Pow:
@@ -235,11 +234,11 @@ def _is_small_polynomial(e: Any) -> bool:
 
 # _shifted_bound's answers: a pure function of the polynomial and its symbols' ranges,
 # so they are kept for the process (bounded: cleared when full).
-_SHIFTED: dict[tuple[Any, tuple[tuple[Any, ValueRanges], ...]], ValueRanges | None] = {}
+_SHIFTED: dict[tuple[Expr, tuple[tuple[Expr, ValueRanges], ...]], ValueRanges | None] = {}
 _SHIFTED_MAX = 50_000
 
 
-def _shifted_bound(b: Bounder, e: Any) -> ValueRanges | None:
+def _shifted_bound(b: Bounder, e: Expr) -> ValueRanges | None:
     """Bound a polynomial after moving each symbol to its lower bound: with a, b >= 2,
     ``a*b - a - b`` becomes ``p*q + p + q`` (p, q >= 0), plainly >= 0."""
     if len(symbols_in(e)) > 4 or not _is_small_polynomial(e):
@@ -254,7 +253,7 @@ def _shifted_bound(b: Bounder, e: Any) -> ValueRanges | None:
     return found
 
 
-def _shift_and_bound(e: Any, ranges: tuple[tuple[Any, ValueRanges], ...]) -> ValueRanges | None:
+def _shift_and_bound(e: Expr, ranges: tuple[tuple[Expr, ValueRanges], ...]) -> ValueRanges | None:
     if any(math.isinf(r.lower) for _, r in ranges) or all(r.lower == 0 for _, r in ranges):
         return None  # nothing to shift (and the shifted bound must not shift again)
     shift, shifted = {}, {}
@@ -265,15 +264,15 @@ def _shift_and_bound(e: Any, ranges: tuple[tuple[Any, ValueRanges], ...]) -> Val
     return bound(sympy.expand(e.xreplace(shift)), shifted)
 
 
-def _common_factor(e: Any) -> tuple[Any, Any, Any] | None:
+def _common_factor(e: Expr) -> tuple[Expr, Expr, Expr] | None:
     """``a - a*b + 7`` -> ``(a, 1 - b, 7)``: symbol powers the non-constant terms share."""
     constant = sympy.Add(*(t for t in e.args if t.is_Number))
     terms = [t for t in e.args if not t.is_Number]
     if len(terms) < 2:
         return None
-    common: dict[Any, int] | None = None
+    common: dict[Expr, int] | None = None
     for term in terms:
-        powers: dict[Any, int] = {}
+        powers: dict[Expr, int] = {}
         for f in sympy.Mul.make_args(term):
             base, exp = f.as_base_exp()
             if base.is_Symbol and exp.is_Integer and exp > 0:
@@ -286,51 +285,51 @@ def _common_factor(e: Any) -> tuple[Any, Any, Any] | None:
     return factor, sympy.Add(*(t / factor for t in terms)), constant
 
 
-def _mul_all(b: Bounder, e: Any) -> ValueRanges:
+def _mul_all(b: Bounder, e: Expr) -> ValueRanges:
     acc = ValueRanges.point(1)
     for r in b.args(e):
         acc = _corners(acc, r, _mul)
     return acc
 
 
-def _pow_expr(b: Bounder, e: Any) -> ValueRanges:
+def _pow_expr(b: Bounder, e: Expr) -> ValueRanges:
     base, exp = e.args
     if exp.is_Integer and int(exp) >= 0:
         return _pow(b.bound(base), int(exp))
     return UNKNOWN
 
 
-def _piecewise(b: Bounder, e: Any) -> ValueRanges:
+def _piecewise(b: Bounder, e: Expr) -> ValueRanges:
     rs = [b.bound(value) for value, _ in e.args]
     return ValueRanges(min(r.lower for r in rs), max(r.upper for r in rs))
 
 
-def _and(b: Bounder, e: Any) -> ValueRanges:
+def _and(b: Bounder, e: Expr) -> ValueRanges:
     rs = b.args(e)
     return FALSE if FALSE in rs else TRUE if all(r == TRUE for r in rs) else BOOL_UNKNOWN
 
 
-def _or(b: Bounder, e: Any) -> ValueRanges:
+def _or(b: Bounder, e: Expr) -> ValueRanges:
     rs = b.args(e)
     return TRUE if TRUE in rs else FALSE if all(r == FALSE for r in rs) else BOOL_UNKNOWN
 
 
-def _not(b: Bounder, e: Any) -> ValueRanges:
+def _not(b: Bounder, e: Expr) -> ValueRanges:
     r = b.bound(e.args[0])
     return ValueRanges(1 - r.upper, 1 - r.lower)
 
 
-def _max(b: Bounder, e: Any) -> ValueRanges:
+def _max(b: Bounder, e: Expr) -> ValueRanges:
     rs = b.args(e)
     return ValueRanges(max(r.lower for r in rs), max(r.upper for r in rs))
 
 
-def _min(b: Bounder, e: Any) -> ValueRanges:
+def _min(b: Bounder, e: Expr) -> ValueRanges:
     rs = b.args(e)
     return ValueRanges(min(r.lower for r in rs), min(r.upper for r in rs))
 
 
-def _abs(b: Bounder, e: Any) -> ValueRanges:
+def _abs(b: Bounder, e: Expr) -> ValueRanges:
     r = b.bound(e.args[0])
     if r.lower >= 0:
         return r
@@ -339,7 +338,7 @@ def _abs(b: Bounder, e: Any) -> ValueRanges:
     return ValueRanges(0, max(-r.lower, r.upper))
 
 
-_HANDLERS: dict[Any, Callable[[Bounder, Any], ValueRanges]] = {
+_HANDLERS: dict[Expr, Callable[[Bounder, Expr], ValueRanges]] = {
     sympy.Add: _add,
     sympy.Mul: _mul_all,
     sympy.Pow: _pow_expr,
@@ -359,9 +358,9 @@ _HANDLERS: dict[Any, Callable[[Bounder, Any], ValueRanges]] = {
 
 
 def bound(
-    expr: Any,
-    ranges: Mapping[Any, ValueRanges],
-    default: Callable[[Any], ValueRanges] = lambda _: UNKNOWN,
+    expr: Expr,
+    ranges: Mapping[Expr, ValueRanges],
+    default: Callable[[Expr], ValueRanges] = lambda _: UNKNOWN,
 ) -> ValueRanges:
     """The interval of ``expr`` given the interval of each symbol in ``ranges``."""
     return Bounder(ranges, default).bound(expr)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import sympy
 
-from ._expr import is_bool_expr
+from ._expr import Expr, is_bool_expr
 from ._errors import ConstraintViolationError, GuardOnDataDependentSymNode
 from ._guards import GuardLog, Provenance, RuntimeAssert, decision_kind
 from ._knowledge import Knowledge, Learned, negate
@@ -44,34 +44,34 @@ _CHECK_HELP = (
 class Reasoner:
     """Knowledge plus hints, and the log of guards and runtime asserts (``self.log``)."""
 
-    infos: dict[Any, SymbolInfo]
+    infos: dict[Expr, SymbolInfo]
 
     def __init__(self) -> None:
         self.knowledge = Knowledge()
-        self.hints: dict[Any, int | float] = {}
+        self.hints: dict[Expr, int | float] = {}
         self.log = GuardLog()
         self.suppressed = 0
-        self.size_like: set[Any] = set()
-        self.expr_cache: dict[tuple[Any, ...], Any] = {}
+        self.size_like: set[Expr] = set()
+        self.expr_cache: dict[tuple[Expr, ...], Expr] = {}
 
-    def node(self, expr: Any, hint: Any, pytype: type) -> SymNode:
+    def node(self, expr: Expr, hint: Any, pytype: type) -> SymNode:
         from ._node import SymNode
 
         return SymNode(expr, self, pytype, hint)
 
     # -- static questions --------------------------------------------------
-    def simplify(self, expr: Any) -> Any:
+    def simplify(self, expr: Expr) -> Expr:
         return self.knowledge.simplify(sympy.sympify(expr))
 
-    def bound_sympy(self, expr: Any) -> ValueRanges:
+    def bound_sympy(self, expr: Expr) -> ValueRanges:
         """The value range of ``expr`` under everything known."""
         return self.knowledge.bound(sympy.sympify(expr))
 
-    def _maybe_evaluate_static(self, expr: Any, **_: object) -> Any:
+    def _maybe_evaluate_static(self, expr: Expr, **_: object) -> Expr:
         """``expr``'s value if known without a guard, else None (torch's name)."""
         return self.knowledge.evaluate_static(sympy.sympify(expr))
 
-    def hint_of(self, expr: Any) -> int | float | bool | None:
+    def hint_of(self, expr: Expr) -> int | float | bool | None:
         """The example value of ``expr`` from symbol hints, or None if any is unbacked."""
         free = expr.free_symbols
         if any(s not in self.hints for s in free):
@@ -81,7 +81,7 @@ class Reasoner:
             return bool(value)
         return int(value) if value.is_Integer else float(value)
 
-    def guarding_hint_or_throw(self, expr: Any) -> int | float | bool:
+    def guarding_hint_or_throw(self, expr: Expr) -> int | float | bool:
         """The example value of ``expr`` (torch's name); raises for unbacked expressions."""
         expr = sympy.sympify(expr)
         hint = self.hint_of(self.knowledge.simplify(expr))
@@ -89,27 +89,27 @@ class Reasoner:
             raise self.data_dependent_error(expr)
         return hint
 
-    def optimization_hint(self, expr: Any, fallback: int | None = None) -> int | float | bool | None:
+    def optimization_hint(self, expr: Expr, fallback: int | None = None) -> int | float | bool | None:
         """The example value of ``expr``, or ``fallback`` when it has none (torch's name)."""
         hint = self.hint_of(self.knowledge.simplify(sympy.sympify(expr)))
         return fallback if hint is None else hint
 
-    def size_hint(self, expr: Any, *, allow_none: bool = False) -> int | float | bool | None:
+    def size_hint(self, expr: Expr, *, allow_none: bool = False) -> int | float | bool | None:
         """Older torch name: the hint, None if ``allow_none`` and there is none."""
         return self.optimization_hint(expr) if allow_none else self.guarding_hint_or_throw(expr)
 
     # -- decisions -------------------------------------------------------------
-    def evaluate_expr(self, expr: Any, hint: Any = None, fx_node: object = None,
+    def evaluate_expr(self, expr: Expr, hint: Any = None, fx_node: object = None,
                       size_oblivious: bool = False, fallback_value: bool | None = None,
-                      **_: object) -> Any:  # fmt: skip
+                      **_: object) -> Expr:  # fmt: skip
         """Decide ``expr`` (torch's signature): a sympy value, guarding if needed."""
         return self.decide(sympy.sympify(expr), hint, fallback_value)
 
     def evaluate_sym_node(self, sym_node: SymNode, size_oblivious: bool = False,
-                          fallback_value: bool | None = None) -> Any:  # fmt: skip
+                          fallback_value: bool | None = None) -> Expr:  # fmt: skip
         return self.decide(sym_node.expr, sym_node.hint, fallback_value)
 
-    def decide(self, expr: Any, hint: Any, fallback: bool | None = None) -> Any:
+    def decide(self, expr: Expr, hint: Any, fallback: bool | None = None) -> Expr:
         """The value of a boolean (or number) ``expr``; records a guard when not static."""
         static = self.knowledge.evaluate_static(expr)
         if static is not None:
@@ -127,7 +127,7 @@ class Reasoner:
             self.knowledge.remember(expr, value)
         return value
 
-    def expect_true(self, expr: Any, hint: Any) -> bool:
+    def expect_true(self, expr: Expr, hint: Any) -> bool:
         """Assume ``expr``: a guard if backed, a runtime assert if unbacked; False if refuted."""
         static = self.knowledge.evaluate_static(expr)
         if static is not None:
@@ -145,7 +145,7 @@ class Reasoner:
         self.log.asserts.append(RuntimeAssert(expr, str(expr), origin))
         return True
 
-    def record(self, fact: Any, origin: Provenance) -> None:
+    def record(self, fact: Expr, origin: Provenance) -> None:
         """Learn ``fact`` (a decision just taken on hints) and log its guard.
 
         A ``Dim`` constraint may reject what is learned: then everything learned
@@ -158,12 +158,12 @@ class Reasoner:
         else:
             self._learn_and_log(fact, origin)
 
-    def _may_violate(self, fact: Any) -> bool:
+    def _may_violate(self, fact: Expr) -> bool:
         """True when ``fact`` mentions a symbol with a user's ``Dim`` (after replacements)."""
         protected = self.knowledge.protected
         return bool(protected) and not protected.isdisjoint(self.knowledge.simplify(fact).free_symbols)
 
-    def _learn_and_log(self, fact: Any, origin: Provenance) -> None:
+    def _learn_and_log(self, fact: Expr, origin: Provenance) -> None:
         # A decision on an unbacked symbol replaced by backed ones is a guard on those (as torch's).
         shown = self.knowledge.simplify(fact) if any(map(is_unbacked_symbol, fact.free_symbols)) else fact
         kinds: list[str] = []
@@ -178,7 +178,7 @@ class Reasoner:
                     self.log.record_needed(part, origin, decision_kind([item.kind]))
         self.log.record_decision(shown, origin, decision_kind(kinds))
 
-    def check_constraints(self, learned: list[Learned], fact: Any, origin: Provenance) -> None:
+    def check_constraints(self, learned: list[Learned], fact: Expr, origin: Provenance) -> None:
         for item in learned:
             info = self.infos.get(item.symbol)
             if info is None or info.dim is None:
@@ -205,7 +205,7 @@ class Reasoner:
                 f"not branch on {dim.name}."
             )
 
-    def data_dependent_error(self, expr: Any) -> GuardOnDataDependentSymNode:
+    def data_dependent_error(self, expr: Expr) -> GuardOnDataDependentSymNode:
         origin = Provenance.capture()
         unbacked = sorted((s for s in expr.free_symbols if is_unbacked_symbol(s)), key=str)
         ranges = ", ".join(f"{s} in {self.knowledge.bound(s)}" for s in unbacked)
@@ -225,7 +225,7 @@ class Reasoner:
             expr,
         )
 
-    def names(self) -> dict[Any, str]:
+    def names(self) -> dict[Expr, str]:
         raise NotImplementedError
 
     # -- ranges the user or torch's fake impls set -----------------------------------
@@ -236,7 +236,7 @@ class Reasoner:
         if symbol.is_Symbol:
             self.size_like.add(symbol)
 
-    def decide_size_oblivious(self, expr: Any, hint: Any) -> Any:
+    def decide_size_oblivious(self, expr: Expr, hint: Any) -> Expr:
         """Like ``decide``, but size-like unbacked symbols count as >= 2 when that settles it.
 
         torch's meaning: a size that is 0 or 1 at run time takes the general

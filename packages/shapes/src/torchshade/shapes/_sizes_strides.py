@@ -8,16 +8,17 @@ the running products of the sizes in some order, and numerically on ints.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import sympy
 
+from ._expr import Expr
 
-def _contiguous_in_order(sizes: Sequence[Any], strides: Sequence[Any], order: Sequence[int]) -> Any:
+
+def _contiguous_in_order(sizes: Sequence[Expr], strides: Sequence[Expr], order: Sequence[int]) -> Expr:
     """True when strides are the running product of sizes, innermost dim first in ``order``."""
     if len(order) != len(sizes):
         return sympy.false
-    expected: Any = sympy.Integer(1)
+    expected: Expr = sympy.Integer(1)
     clauses = []
     for d in order:
         clauses.append(sympy.Or(sympy.Eq(sizes[d], 1), sympy.Eq(strides[d], expected)))
@@ -25,19 +26,19 @@ def _contiguous_in_order(sizes: Sequence[Any], strides: Sequence[Any], order: Se
     return sympy.Or(sympy.And(*clauses), *(sympy.Eq(s, 0) for s in sizes))
 
 
-def is_contiguous(sizes: Sequence[Any], strides: Sequence[Any]) -> Any:
+def is_contiguous(sizes: Sequence[Expr], strides: Sequence[Expr]) -> Expr:
     return _contiguous_in_order(sizes, strides, list(range(len(sizes) - 1, -1, -1)))
 
 
-def _channels_last(order: list[int]) -> Callable[[Sequence[Any], Sequence[Any]], Any]:
+def _channels_last(order: list[int]) -> Callable[[Sequence[Expr], Sequence[Expr]], Expr]:
     return lambda sizes, strides: _contiguous_in_order(sizes, strides, order)
 
 
-def _channels_last_strides(order: list[int]) -> Callable[[Sequence[Any], Sequence[Any]], Any]:
-    def fn(sizes: Sequence[Any], strides: Sequence[Any]) -> Any:
+def _channels_last_strides(order: list[int]) -> Callable[[Sequence[Expr], Sequence[Expr]], Expr]:
+    def fn(sizes: Sequence[Expr], strides: Sequence[Expr]) -> Expr:
         if len(sizes) != len(order):
             return sympy.false
-        m: Any = sympy.Integer(0)
+        m: Expr = sympy.Integer(0)
         clauses = [sympy.Ne(strides[1], 0)]
         for d in order:
             clauses += [sympy.Ne(sizes[d], 0), sympy.Ge(strides[d], m)]
@@ -55,13 +56,13 @@ class NonOverlappingAndDense(sympy.Function):  # type: ignore[misc]  # sympy shi
     is_Boolean = True
 
     @classmethod
-    def eval(cls, *args: Any) -> Any:
+    def eval(cls, *args: Expr) -> Expr:
         n = len(args) // 2
         sizes, strides = args[:n], args[n:]
         if all(a.is_Integer for a in args):
             return sympy.true if _dense_ints([int(s) for s in sizes], [int(s) for s in strides]) else sympy.false
         left = [d for d in range(n) if sizes[d] != 1]
-        expected: Any = sympy.Integer(1)
+        expected: Expr = sympy.Integer(1)
         while left:
             match = next((d for d in left if strides[d] == expected), None)
             if match is None:
@@ -83,11 +84,11 @@ def _dense_ints(sizes: list[int], strides: list[int]) -> bool:
     return True
 
 
-def is_non_overlapping_and_dense(sizes: Sequence[Any], strides: Sequence[Any]) -> Any:
+def is_non_overlapping_and_dense(sizes: Sequence[Expr], strides: Sequence[Expr]) -> Expr:
     return NonOverlappingAndDense(*sizes, *strides)
 
 
-SIZES_STRIDES: dict[str, Callable[[Sequence[Any], Sequence[Any]], Any]] = {
+SIZES_STRIDES: dict[str, Callable[[Sequence[Expr], Sequence[Expr]], Expr]] = {
     "is_contiguous": is_contiguous,
     "is_channels_last_contiguous_2d": _channels_last([1, 3, 2, 0]),
     "is_channels_last_contiguous_3d": _channels_last([1, 4, 3, 2, 0]),

@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import sympy
 
 from ._expr import (
+    Expr,
     BitwiseAnd,
     BitwiseOr,
     BitwiseXor,
@@ -31,10 +31,10 @@ from ._ranges import RELATIONAL_OPS
 
 
 class _Printer:
-    def __init__(self, names: Mapping[Any, str]) -> None:
+    def __init__(self, names: Mapping[Expr, str]) -> None:
         self.names = names
 
-    def p(self, e: Any) -> str:
+    def p(self, e: Expr) -> str:
         if e.is_Symbol:
             return self.names.get(e, e.name)
         if e is sympy.true or e is sympy.false:
@@ -52,12 +52,12 @@ class _Printer:
             raise NotImplementedError(f"no Python source for {type(e).__name__}: {e}")
         return handler(self, e)
 
-    def wrapped(self, e: Any) -> str:
+    def wrapped(self, e: Expr) -> str:
         text = self.p(e)
         return text if (e.is_Atom and not (e.is_Number and e < 0)) else f"({text})"
 
 
-def _add(pr: _Printer, e: Any) -> str:
+def _add(pr: _Printer, e: Expr) -> str:
     terms = sorted(e.args, key=lambda t: t.is_Number)
     out = pr.p(terms[0])
     for t in terms[1:]:
@@ -68,35 +68,35 @@ def _add(pr: _Printer, e: Any) -> str:
     return out
 
 
-def _mul(pr: _Printer, e: Any) -> str:
+def _mul(pr: _Printer, e: Expr) -> str:
     coeff, rest = e.as_coeff_Mul()
     if coeff == -1:
         return f"-{pr.wrapped(rest)}"
     return " * ".join(pr.wrapped(a) for a in e.args)
 
 
-def _pow(pr: _Printer, e: Any) -> str:
+def _pow(pr: _Printer, e: Expr) -> str:
     return f"{pr.wrapped(e.args[0])} ** {pr.wrapped(e.args[1])}"
 
 
-def _call(name: str) -> Callable[[_Printer, Any], str]:
+def _call(name: str) -> Callable[[_Printer, Expr], str]:
     return lambda pr, e: f"{name}({', '.join(pr.p(a) for a in e.args)})"
 
 
-def _binary(op: str) -> Callable[[_Printer, Any], str]:
+def _binary(op: str) -> Callable[[_Printer, Expr], str]:
     return lambda pr, e: f"{pr.wrapped(e.args[0])} {op} {pr.wrapped(e.args[1])}"
 
 
-def _joined(op: str) -> Callable[[_Printer, Any], str]:
+def _joined(op: str) -> Callable[[_Printer, Expr], str]:
     return lambda pr, e: f" {op} ".join(f"({pr.p(a)})" for a in e.args)
 
 
-def _piecewise(pr: _Printer, e: Any) -> str:
+def _piecewise(pr: _Printer, e: Expr) -> str:
     (then, cond), (other, _) = e.args
     return f"({pr.p(then)} if {pr.p(cond)} else {pr.p(other)})"
 
 
-_HANDLERS: dict[Any, Callable[[_Printer, Any], str]] = {
+_HANDLERS: dict[Expr, Callable[[_Printer, Expr], str]] = {
     sympy.Add: _add,
     sympy.Mul: _mul,
     sympy.Pow: _pow,
@@ -124,6 +124,6 @@ _HANDLERS: dict[Any, Callable[[_Printer, Any], str]] = {
 }
 
 
-def python_source(expr: Any, names: Mapping[Any, str]) -> str:
+def python_source(expr: Expr, names: Mapping[Expr, str]) -> str:
     """Python source of ``expr`` with each symbol written as its source in ``names``."""
     return _Printer(names).p(expr)

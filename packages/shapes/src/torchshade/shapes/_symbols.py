@@ -12,10 +12,11 @@ Names follow torch's convention, which torch's own helpers rely on (its
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import sympy
 import torch
+
+from ._expr import Expr
 
 BACKED_INT = "s"
 BACKED_FLOAT = "zf"
@@ -23,13 +24,13 @@ UNBACKED_INT = "u"
 UNBACKED_FLOAT = "zuf"
 
 
-def is_unbacked_symbol(symbol: Any) -> bool:
+def is_unbacked_symbol(symbol: Expr) -> bool:
     """True for symbols with no hint: ``u*`` ints and ``zuf*`` floats."""
     name: str = symbol.name
     return name.startswith(UNBACKED_INT) or name.startswith(UNBACKED_FLOAT)
 
 
-def _exprs(value: object) -> Iterator[Any]:
+def _exprs(value: object) -> Iterator[Expr]:
     if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
         yield value.node.expr
     elif isinstance(value, sympy.Basic):
@@ -44,15 +45,15 @@ def _exprs(value: object) -> Iterator[Any]:
             yield from _exprs(item)
 
 
-def free_symbols(value: object) -> set[Any]:
+def free_symbols(value: object) -> set[Expr]:
     """Every sympy symbol in a SymInt/SymFloat/SymBool, tensor or nested sequence."""
-    out: set[Any] = set()
+    out: set[Expr] = set()
     for expr in _exprs(value):
         out |= expr.free_symbols
     return out
 
 
-def free_unbacked_symbols(value: object) -> set[Any]:
+def free_unbacked_symbols(value: object) -> set[Expr]:
     """The unbacked symbols (``u0``, ``zuf0``, ...) in ``value``'s expressions."""
     return {s for s in free_symbols(value) if is_unbacked_symbol(s)}
 
