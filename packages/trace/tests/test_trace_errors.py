@@ -85,3 +85,15 @@ def test_output_of_unsupported_type_is_named_by_its_path() -> None:
 
     with pytest.raises(TraceOutputError, match=r"output\['module'\] of the traced function is a ReLU"):
         make_fx(f)(torch.ones(2))
+
+
+def test_a_failed_trace_leaves_no_mode_or_callback_behind() -> None:
+    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+    from torchshade.shapes import _tracing
+
+    with pytest.raises(GuardOnDataDependentSymNode):
+        make_fx(_data_dependent, tracing_mode="symbolic")(torch.ones(3))
+    assert _get_current_dispatch_mode_stack() == []
+    assert _tracing.ACTIVE == []
+    assert torch._C._get_dispatch_mode(torch._C._TorchDispatchModeKey.FAKE) is None
