@@ -127,3 +127,15 @@ def test_max_min_drop_arguments_that_never_win() -> None:
     assert env.simplify(sympy.Max(s0 - s1, 2 * s0 - s1)) == 2 * s0 - s1
     for p, q in SAMPLES:
         assert max(p, min(p, q)) == p and max(p, 2 * p) == 2 * p
+
+
+def test_every_range_write_goes_through_narrow_and_keeps_divisibility() -> None:
+    # s0 % 4 == 0 is known; a later bound from torch._check / constrain_range must be
+    # rounded to multiples of 4 as a learned one is (before, it bypassed the rounding).
+    env = ShapeEnv()
+    s0 = env.create_symint(8, "x")
+    assert isinstance(s0, torch.SymInt)
+    assert (s0 % 4 == 0)  # decided from the hint: s0 is a multiple of 4 from now on
+    env._constrain_range(s0, 5, 30)
+    assert env.bound_sympy(s0.node.expr) == ValueRanges(8, 28)
+    assert env.var_to_range[s0.node.expr] == ValueRanges(8, 28)

@@ -150,7 +150,7 @@ class ShapeEnv(Reasoner):
         assumptions = {"integer": True, "nonnegative": True} if is_size else {"integer": True}
         symbol = self._new_symbol(BACKED_INT, hint, source, **assumptions)
         if is_size and self.specialize_zero_one and dynamic is not DimDynamic.SIZE_LIKE:
-            self.knowledge.ranges[symbol] = ValueRanges(2, float("inf"))
+            self.knowledge.narrow(symbol, ValueRanges(2, float("inf")))
             self.log.range_origin[symbol] = self.infos[symbol].origin
         if duck:
             self._duck[hint] = symbol
@@ -174,7 +174,7 @@ class ShapeEnv(Reasoner):
             symbol = self._new_symbol(BACKED_INT, root_hint, text, integer=True, nonnegative=True)
             self.infos[symbol].dim = root
             self._dim_symbols[root.name] = symbol
-            self.knowledge.ranges[symbol] = ValueRanges(root.min, root.max)
+            self.knowledge.narrow(symbol, ValueRanges(root.min, root.max))
             self.knowledge.protected.add(symbol)
             self.log.range_origin[symbol] = self.infos[symbol].origin
             expr = coeff * symbol + offset
@@ -286,7 +286,7 @@ class ShapeEnv(Reasoner):
     def create_unbacked_symbool(self, source: str | None = None) -> torch.SymBool:
         """A fresh bool: ``Eq(u<n>, 1)`` for an unbacked int ``u<n>`` in [0, 1]."""
         symbol = self._new_symbol(UNBACKED_INT, None, source, integer=True)
-        self.knowledge.ranges[symbol] = ValueRanges(0, 1)
+        self.knowledge.narrow(symbol, ValueRanges(0, 1))
         self.pending_fresh_unbacked_symbols.append(symbol)
         return torch.SymBool(self.node(sympy.Eq(symbol, 1), None, bool))
 

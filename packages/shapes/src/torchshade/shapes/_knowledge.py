@@ -312,10 +312,7 @@ class Knowledge:
 
     def add_replacement(self, symbol: Expr, value: Expr) -> None:
         if value.is_Symbol:
-            merged = self.ranges.get(value, self.default_range(value)).intersect(
-                self.ranges.get(symbol, self.default_range(symbol))
-            )
-            self.ranges[value] = merged
+            self.narrow(value, self.ranges.get(symbol, self.default_range(symbol)))
         # Rewrite only the replacements that mention ``symbol`` (a new dict: callers may hold the old).
         replacements = dict(self.replacements)
         for k in self._users.pop(symbol, set()):
@@ -351,9 +348,7 @@ class Knowledge:
             lo_s, hi_s = -math.inf, hi // c
         else:
             lo_s, hi_s = -((-hi) // c), math.inf
-        old = self.ranges.get(s, self.default_range(s))
-        self.ranges[s] = old.intersect(ValueRanges(lo_s, hi_s))
-        self._tighten(s)
+        self.narrow(s, ValueRanges(lo_s, hi_s))
         return Learned("range", s)
 
     def _learn_excluded_edge(self, d: Expr) -> Learned | None:
@@ -366,13 +361,22 @@ class Knowledge:
         c = -(d - d.coeff(s) * s) * d.coeff(s)
         r = self.ranges.get(s, self.default_range(s))
         if c == r.lower:
-            self.ranges[s] = ValueRanges(r.lower + 1, r.upper)
+            self.narrow(s, ValueRanges(r.lower + 1, r.upper))
         elif c == r.upper:
-            self.ranges[s] = ValueRanges(r.lower, r.upper - 1)
+            self.narrow(s, ValueRanges(r.lower, r.upper - 1))
         else:
             return None
-        self._tighten(s)
         return Learned("range", s)
+
+    def narrow(self, s: Expr, r: ValueRanges) -> ValueRanges:
+        """The one way a symbol's range is written: intersect what is known with ``r``,
+        round the ends to the symbol's divisor, and forget what was computed before.
+        Returns the new range (empty if ``r`` contradicts what is known)."""
+        old = self.ranges.get(s, self.default_range(s))
+        self.ranges[s] = old.intersect(r)
+        self._tighten(s)
+        self.version += 1
+        return self.ranges[s]
 
     def _tighten(self, s: Expr) -> None:
         """Round the ends of a divisible symbol's range to multiples of its divisor."""

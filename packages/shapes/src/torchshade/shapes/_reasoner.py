@@ -265,9 +265,7 @@ class Reasoner:
             if not lo <= int(symbol) <= hi:
                 raise ValueError(f"Invalid value {symbol} for range [{lo}:{hi}]")
             return
-        old = self.knowledge.ranges.get(symbol, self.knowledge.default_range(symbol))
-        self.knowledge.ranges[symbol] = old.intersect(ValueRanges(lo, hi))
-        self.knowledge.version += 1
+        self.knowledge.narrow(symbol, ValueRanges(lo, hi))
 
     constrain_range = _constrain_range
 
