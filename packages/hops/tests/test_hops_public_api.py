@@ -23,11 +23,11 @@ def test_signatures_follow_torch() -> None:
     assert list(cond_params) == ["pred", "true_fn", "false_fn", "operands"]
     assert cond_params["operands"].default == ()
     assert list(inspect.signature(torchshade.hops.while_loop).parameters) == [
-        "cond_fn", "body_fn", "carried_inputs", "additional_inputs",
+        "cond_fn", "body_fn", "carried_inputs", "additional_inputs", "checkpoint",
     ]  # fmt: skip
     params = inspect.signature(torchshade.hops.scan).parameters
-    assert list(params) == ["combine_fn", "init", "xs", "dim", "reverse", "length"]
-    assert all(params[n].kind is inspect.Parameter.KEYWORD_ONLY for n in ("dim", "reverse", "length"))
+    assert list(params) == ["combine_fn", "init", "xs", "dim", "reverse", "length", "checkpoint"]
+    assert all(params[n].kind is inspect.Parameter.KEYWORD_ONLY for n in ("dim", "reverse", "length", "checkpoint"))
 
 
 def test_errors_share_a_base() -> None:

@@ -6,10 +6,12 @@ setting (eager, fake, trace, autograd), each followed by its registration.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from torch.utils.checkpoint import checkpoint as torch_checkpoint
 from torch.utils._pytree import tree_unflatten
 
 from ._core import FlatFn, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, spec_text
@@ -18,7 +20,7 @@ from ._op import HigherOrderOp
 from ._subgraph import add_node, add_subgraph, outside_trace, trace_body
 
 scan_op = HigherOrderOp("scan")
-"""The flat op: ``scan_op(combine_fn, init, xs, additional, dim, reverse, length)`` -> (*carry, *ys)."""
+"""The flat op: ``scan_op(combine_fn, init, xs, additional, dim, reverse, length, checkpoint)`` -> (*carry, *ys)."""
 
 _FIX = "combine_fn must return (next_carry, y) with next_carry exactly like init (structure, dtype, device, shape)."
 _NAMES = ("init", "combine_fn's next carry")
@@ -26,12 +28,13 @@ _NAMES = ("init", "combine_fn's next carry")
 
 # -- the user function -----------------------------------------------------------------
 def scan(combine_fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any = None, *, dim: int = 0,
-         reverse: bool = False, length: int | None = None) -> tuple[Any, Any]:  # fmt: skip
+         reverse: bool = False, length: int | None = None, checkpoint: int | str | None = None) -> tuple[Any, Any]:  # fmt: skip
     """An inclusive scan: returns ``(final_carry, ys)``, each ``ys`` leaf stacked along ``dim``.
 
     ``combine_fn(carry, x) -> (next_carry, y)``, ``x`` a slice of ``xs`` along
     ``dim`` (backwards with ``reverse=True``). Without ``xs``, ``length=n``
-    calls ``combine_fn(carry, None)`` n times. Example::
+    calls ``combine_fn(carry, None)`` n times. ``checkpoint`` is the backward's
+    memory policy (see ``scan_autograd``): None, an int k, or ``"sqrt"``. Example::
 
         >>> scan(lambda c, x: (c + x, (c + x).clone()), torch.zeros(3), torch.ones(5, 3))
     """
@@ -46,8 +49,9 @@ def scan(combine_fn: Callable[[Any, Any], tuple[Any, Any]], init: Any, xs: Any =
     if isinstance(n, int) and n == 0:
         return init, []
     dims = [d % x.dim() for x in xs_leaves if isinstance(x, torch.Tensor) for d in (dim,)]
+    segment_length(checkpoint, 0, "scan")  # a wrong policy fails now, not in backward
     outs = scan_op(flat, tuple(init_leaves), tuple(xs_leaves), (), dims[0] if dims else 0, reverse,
-                   None if xs_leaves else n)  # fmt: skip
+                   None if xs_leaves else n, checkpoint)  # fmt: skip
     assert flat.out_spec is not None  # set by the first call
     y_spec = flat.out_spec.child(1)
     k = len(init_leaves)
@@ -93,27 +97,41 @@ def check_carry(fn: object, init: Sequence[object], outs: Sequence[object]) -> N
 
 
 # -- eager -----------------------------------------------------------------------------
-def scan_eager(fn: Callable[..., Sequence[object]], init: tuple[object, ...], xs: tuple[torch.Tensor, ...],
-               additional: tuple[object, ...], dim: int, reverse: bool, length: int | None) -> tuple[object, ...]:  # fmt: skip
+Step = Callable[..., Sequence[object]]
+
+
+def scan_eager(fn: Step, init: tuple[object, ...], xs: tuple[torch.Tensor, ...], additional: tuple[object, ...],
+               dim: int, reverse: bool, length: int | None, checkpoint: int | str | None = None) -> tuple[object, ...]:  # fmt: skip
     """A Python loop over the slices; the checks of the first step only, then the plain loop."""
     slices = [x.unbind(dim) for x in xs]
     n = len(slices[0]) if slices else int(length or 0)
-    steps = range(n - 1, -1, -1) if reverse else range(n)
-    k = len(init)
-    carry: Sequence[object] = init
+    steps = list(range(n - 1, -1, -1) if reverse else range(n))
+    carry, ys = run_steps(fn, init, slices, additional, steps, check=True)
+    return finish(init, carry, ys, reverse, dim)
+
+
+def run_steps(fn: Step, carry: Sequence[object], slices: Sequence[Sequence[torch.Tensor]], additional: tuple[object, ...],
+              steps: Sequence[int], check: bool) -> tuple[Sequence[object], list[Sequence[object]]]:  # fmt: skip
+    """``steps`` of the scan from ``carry``: the last carry and each step's ys."""
+    k = len(carry)
     ys: list[Sequence[object]] = []
-    first = True
     for i in steps:
         out = fn(*carry, *[s[i] for s in slices], *additional)
-        if first:
-            check_carry(fn, init, out)
-            first = False
+        if check:
+            check_carry(fn, carry, out)
+            check = False
             if isinstance(fn, FlatFn):
                 fn.check_aliases = False  # the step that checked is representative
         carry = out[:k]
         ys.append(out[k:])
     if isinstance(fn, FlatFn):
         fn.check_aliases = True
+    return carry, ys
+
+
+def finish(init: Sequence[object], carry: Sequence[object], ys: list[Sequence[object]], reverse: bool,
+           dim: int) -> tuple[object, ...]:  # fmt: skip
+    """The op's outputs: the carry (copied if it is an input) and the ys stacked along ``dim``."""
     if reverse:
         ys.reverse()
     stacked = [torch.stack([y[j] for y in ys], dim) for j in range(len(ys[0]))]  # type: ignore[misc]  # y leaves are tensors
@@ -125,7 +143,8 @@ scan_op.register("eager")(scan_eager)
 
 # -- fake ------------------------------------------------------------------------------
 def scan_fake(fn: Callable[..., Sequence[object]], init: tuple[object, ...], xs: tuple[torch.Tensor, ...],
-              additional: tuple[object, ...], dim: int, reverse: bool, length: int | None) -> tuple[object, ...]:  # fmt: skip
+              additional: tuple[object, ...], dim: int, reverse: bool, length: int | None,
+              checkpoint: int | str | None = None) -> tuple[object, ...]:  # fmt: skip
     """combine_fn once on the first slices; the carry as it returned, the ys stacked n times."""
     mode = fake_mode_of([*init, *xs, *additional])
     assert mode is not None  # the fake rule runs only on fake operands
@@ -153,7 +172,8 @@ scan_op.register("fake")(scan_fake)
 
 # -- trace -----------------------------------------------------------------------------
 def scan_trace(fn: Callable[..., tuple[object, ...]], init: tuple[object, ...], xs: tuple[torch.Tensor, ...],
-               additional: tuple[object, ...], dim: int, reverse: bool, length: int | None) -> tuple[object, ...]:  # fmt: skip
+               additional: tuple[object, ...], dim: int, reverse: bool, length: int | None,
+               checkpoint: int | str | None = None) -> tuple[object, ...]:  # fmt: skip
     """One ``scan`` node; combine_fn a subgraph (``combine_graph_0``) of one step."""
     mode = fake_mode_of([*init, *xs, *additional])
     with outside_trace(mode):
@@ -166,7 +186,7 @@ def scan_trace(fn: Callable[..., tuple[object, ...]], init: tuple[object, ...], 
         else:
             outs = scan_outputs(body.outputs, len(init), xs[0].shape[dim] if xs else length, dim)
     graph = add_subgraph("combine_graph", body)
-    add_node(scan_op, (graph, init, xs, (*additional, *body.lifted), dim, reverse, length), outs)
+    add_node(scan_op, (graph, init, xs, (*additional, *body.lifted), dim, reverse, length, checkpoint), outs)
     return outs
 
 
@@ -174,6 +194,49 @@ scan_op.register("trace")(scan_trace)
 
 
 # -- autograd --------------------------------------------------------------------------
-# The eager loop runs with grad mode on, so autograd records every step: the
-# gradient is the unrolled Python loop's, and every step's carry is saved.
-scan_op.register("autograd")(scan_eager)
+def scan_autograd(fn: Step, init: tuple[object, ...], xs: tuple[torch.Tensor, ...], additional: tuple[object, ...],
+                  dim: int, reverse: bool, length: int | None, checkpoint: int | str | None = None) -> tuple[object, ...]:  # fmt: skip
+    """The eager loop under grad mode: autograd records each step (the unrolled loop's gradient).
+
+    ``checkpoint``: None saves every step's carry; ``k`` runs the steps in
+    segments of k under ``torch.utils.checkpoint`` (non-reentrant), so
+    backward keeps one carry per segment and recomputes the steps inside it;
+    ``"sqrt"`` takes k about sqrt(n).
+    """
+    slices = [x.unbind(dim) for x in xs]
+    n = len(slices[0]) if slices else int(length or 0)
+    every = segment_length(checkpoint, n, "scan")
+    if every is None:
+        return scan_eager(fn, init, xs, additional, dim, reverse, length)
+    steps = list(range(n - 1, -1, -1) if reverse else range(n))
+    k = len(init)
+    carry, ys = run_steps(fn, init, slices, additional, steps[:1], check=True)  # the checks, once
+    for start in range(1, n, every):
+        segment = steps[start : start + every]
+
+        def run(*c: object, segment: list[int] = segment) -> tuple[object, ...]:
+            last, seg_ys = run_steps(fn, c, slices, additional, segment, check=False)
+            return (*last, *(leaf for y in seg_ys for leaf in y))
+
+        out = torch_checkpoint(run, *carry, use_reentrant=False)
+        carry = out[:k]
+        width = len(ys[0])
+        ys.extend(out[k + j * width : k + (j + 1) * width] for j in range(len(segment)))
+    return finish(init, carry, ys, reverse, dim)
+
+
+def segment_length(checkpoint: int | str | None, n: int, op: str) -> int | None:
+    """Steps per checkpointed segment: None for "save every carry"."""
+    if checkpoint is None or checkpoint == "all":
+        return None
+    if checkpoint == "sqrt":
+        return max(1, math.isqrt(max(n, 1)))
+    if isinstance(checkpoint, int) and not isinstance(checkpoint, bool) and checkpoint >= 1:
+        return checkpoint
+    raise HopArgumentError(
+        f"{op}: checkpoint={checkpoint!r} is not a policy; use None (save every carry), an int k >= 1 "
+        "(save every k-th carry and recompute the others in backward) or 'sqrt'."
+    )
+
+
+scan_op.register("autograd")(scan_autograd)

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from torch.utils.checkpoint import checkpoint as torch_checkpoint
 from torch.utils._pytree import tree_unflatten
 
 from torchshade.fake import FakeTensorMode
@@ -17,10 +18,11 @@ from torchshade.fake import FakeTensorMode
 from ._core import FlatFn, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, spec_text
 from ._errors import HopArgumentError, OutputMismatchError
 from ._op import HigherOrderOp
+from ._scan import segment_length
 from ._subgraph import add_node, add_subgraph, align_lifted, outside_trace, trace_body
 
 while_loop_op = HigherOrderOp("while_loop")
-"""The flat op: ``while_loop_op(cond_fn, body_fn, carried, additional)`` -> the final carries."""
+"""The flat op: ``while_loop_op(cond_fn, body_fn, carried, additional, checkpoint)`` -> the final carries."""
 
 _FIX = "body_fn must return carries exactly like carried_inputs (structure, kind, dtype, device, shape)."
 _NAMES = ("carried_inputs", "body_fn's output")
@@ -29,13 +31,14 @@ BodyFn = Callable[..., Sequence[object]]
 
 # -- the user function -----------------------------------------------------------------
 def while_loop(cond_fn: Callable[..., Any], body_fn: Callable[..., Any], carried_inputs: tuple[Any, ...],
-               additional_inputs: tuple[Any, ...] = ()) -> tuple[Any, ...]:  # fmt: skip
+               additional_inputs: tuple[Any, ...] = (), *, checkpoint: int | None = None) -> tuple[Any, ...]:  # fmt: skip
     """``carried_inputs`` after ``body_fn`` ran while ``cond_fn`` was true.
 
     Both functions take ``(*carried_inputs, *additional_inputs)``; ``body_fn``
     returns the next carries (a tuple like ``carried_inputs``); ``cond_fn`` a
     bool or a one-element bool tensor. A loop whose ``cond_fn`` returns a
-    Python bool is run (unrolled) as Python in every setting. Example::
+    Python bool is run (unrolled) as Python in every setting. ``checkpoint=k``
+    makes backward keep every k-th carry only (``while_loop_autograd``). Example::
 
         >>> while_loop(lambda i, x: i < 3, lambda i, x: (i + 1, x * 2), (torch.tensor(0), x))
     """
@@ -49,7 +52,9 @@ def while_loop(cond_fn: Callable[..., Any], body_fn: Callable[..., Any], carried
     cond_flat = FlatFn(cond_fn, specs, "while_loop", "cond_fn", paths)
     body_flat = FlatFn(lambda *args: _as_tuple(body_fn(*args)), specs, "while_loop", "body_fn", paths)
     body_flat.in_spec = carried_spec  # type: ignore[attr-defined]  # read by check_body
-    outs = while_loop_op(cond_flat, body_flat, tuple(carried), tuple(extra))
+    if checkpoint is not None and (isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint < 1):
+        raise HopArgumentError(f"while_loop: checkpoint={checkpoint!r} is not a policy; use None (save every carry) or an int k >= 1 (save every k-th carry). 'sqrt' needs the number of iterations, which a while_loop does not know in advance.")
+    outs = while_loop_op(cond_flat, body_flat, tuple(carried), tuple(extra), checkpoint)
     return tuple(tree_unflatten(list(outs), carried_spec))
 
 
@@ -84,7 +89,7 @@ def check_body(fn: object, carried: Sequence[object], outs: Sequence[object]) ->
 
 # -- eager -----------------------------------------------------------------------------
 def while_loop_eager(cond_fn: BodyFn, body_fn: BodyFn, carried: tuple[object, ...],
-                     additional: tuple[object, ...]) -> tuple[object, ...]:  # fmt: skip
+                     additional: tuple[object, ...], checkpoint: int | str | None = None) -> tuple[object, ...]:  # fmt: skip
     """A Python while loop; the carries checked after the first iteration."""
     carry: tuple[object, ...] = carried
     first = True
@@ -101,7 +106,7 @@ while_loop_op.register("eager")(while_loop_eager)
 
 # -- fake ------------------------------------------------------------------------------
 def while_loop_fake(cond_fn: BodyFn, body_fn: BodyFn, carried: tuple[object, ...],
-                    additional: tuple[object, ...]) -> tuple[object, ...]:  # fmt: skip
+                    additional: tuple[object, ...], checkpoint: int | str | None = None) -> tuple[object, ...]:  # fmt: skip
     """Unrolled while cond_fn's answer is known; else the carries' metadata, ints unbacked."""
     mode = fake_mode_of([*carried, *additional])
     assert mode is not None  # the fake rule runs only on fake operands
@@ -139,7 +144,7 @@ while_loop_op.register("fake")(while_loop_fake)
 
 # -- trace -----------------------------------------------------------------------------
 def while_loop_trace(cond_fn: BodyFn, body_fn: BodyFn, carried: tuple[object, ...],
-                     additional: tuple[object, ...]) -> tuple[object, ...]:  # fmt: skip
+                     additional: tuple[object, ...], checkpoint: int | str | None = None) -> tuple[object, ...]:  # fmt: skip
     """Unrolled inline when cond_fn answers a Python bool; else one ``while_loop`` node."""
     mode = fake_mode_of([*carried, *additional])
     with outside_trace(mode):
@@ -154,7 +159,7 @@ def while_loop_trace(cond_fn: BodyFn, body_fn: BodyFn, carried: tuple[object, ..
     with outside_trace(mode):
         outs = abstract_carries(mode, body.outputs) if mode is not None else while_loop_eager(cond_fn, body_fn, carried, additional)
     graphs = (add_subgraph("cond_graph", cond_body), add_subgraph("body_graph", body))
-    add_node(while_loop_op, (*graphs, carried, (*additional, *lifted)), outs)
+    add_node(while_loop_op, (*graphs, carried, (*additional, *lifted), checkpoint), outs)
     return outs
 
 
@@ -162,6 +167,35 @@ while_loop_op.register("trace")(while_loop_trace)
 
 
 # -- autograd --------------------------------------------------------------------------
-# The eager loop runs with grad mode on, so autograd records every iteration:
-# the gradient is the unrolled Python loop's.
-while_loop_op.register("autograd")(while_loop_eager)
+def while_loop_autograd(cond_fn: BodyFn, body_fn: BodyFn, carried: tuple[object, ...], additional: tuple[object, ...],
+                        checkpoint: int | str | None = None) -> tuple[object, ...]:  # fmt: skip
+    """The eager loop under grad mode: autograd records each iteration (the unrolled loop's gradient).
+
+    ``checkpoint=k`` runs the iterations in segments of k under
+    ``torch.utils.checkpoint`` (non-reentrant): backward keeps one carry per
+    segment and recomputes the iterations inside it (cond_fn is asked again
+    and must answer the same). ``"sqrt"`` is not available: the number of
+    iterations is not known in advance.
+    """
+    every = segment_length(checkpoint, 0, "while_loop")
+    if every is None:
+        return while_loop_eager(cond_fn, body_fn, carried, additional)
+    carry = carried
+    if truth(cond_fn(*carry, *additional)[0]):  # the first iteration, with the checks
+        carry = tuple(body_fn(*carry, *additional))
+        check_body(body_fn, carried, carry)
+        running = True
+        while running:
+            def run(*c: object) -> tuple[object, ...]:
+                for _ in range(every):
+                    if not truth(cond_fn(*c, *additional)[0]):
+                        return (*c, False)
+                    c = tuple(body_fn(*c, *additional))
+                return (*c, True)
+
+            *rest, running = torch_checkpoint(run, *carry, use_reentrant=False)
+            carry = tuple(rest)
+    return tuple(c.clone() if isinstance(c, torch.Tensor) and any(c is i for i in carried) else c for c in carry)
+
+
+while_loop_op.register("autograd")(while_loop_autograd)
