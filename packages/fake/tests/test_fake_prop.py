@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sympy
 import torch
 import torch.fx
 from torch.fx.passes.fake_tensor_prop import FakeTensorProp as TorchFakeTensorProp
@@ -82,3 +83,34 @@ def test_graphs_with_real_parameters_and_submodules() -> None:
     assert vals["lin"].shape == (2, 4) and vals["w"].shape == (3, 3)
     assert not isinstance(real.lin.weight, FakeTensor)
     assert not any(isinstance(p, FakeTensor) for p in gm.parameters())
+
+
+def _nonzero_and_a_row(x: torch.Tensor) -> torch.Tensor:
+    """One graph node (fx.wrap) whose output has nonzero's fresh u0 only as u0 + 1."""
+    return torch.cat([torch.nonzero(x), torch.zeros(1, 1, dtype=torch.long)])
+
+
+torch.fx.wrap("_nonzero_and_a_row")
+
+
+def test_a_fresh_symbol_seen_only_shifted_is_bound(sym_mode: FakeTensorMode) -> None:
+    # Before, only bare symbols were bound, and this node got no binding at all.
+    gm = torch.fx.symbolic_trace(lambda x: _nonzero_and_a_row(x) * 2)
+    x = sym_mode.from_tensor(torch.tensor([1.0, 0.0, 2.0]), static_shapes=True)
+    FakeTensorProp(gm, sym_mode).propagate_dont_convert_inputs(x)
+    (node,) = [n for n in gm.graph.nodes if n.target is _nonzero_and_a_row]
+    ((symbol, path),) = node.meta["unbacked_bindings"].items()
+    assert path == ("size", 0, "minus", 1)
+    assert str(node.meta["val"].shape[0]) == f"{symbol} + 1"
+    assert all("unbacked_bindings" not in n.meta for n in gm.graph.nodes if n is not node)
+
+
+def test_the_binding_path_reads_the_symbol_back() -> None:
+    from torchshade.fake._prop import _bindings
+
+    u0 = sympy.Symbol("u0", integer=True)
+    s0 = sympy.Symbol("s0", integer=True)
+    leaves = [(s0, ("size", 0)), (u0 + 1, ("size", 1)), (2 * u0, ("stride", 0))]
+    assert _bindings([u0], leaves) == {u0: ("size", 1, "minus", 1)}
+    assert _bindings([u0], [(u0, ()), (u0 + 1, ("size", 0))]) == {u0: ()}
+    assert _bindings([u0], [(2 * u0, ())]) == {}

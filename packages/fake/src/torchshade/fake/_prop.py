@@ -11,12 +11,16 @@ has:
   symbols (``nonzero``, ``item``, ...), a dict from each new symbol to where
   it appears in the value: a tuple path such as ``("size", 0)`` (dimension 0
   of the tensor) or ``(1, "size", 0)`` (of output 1) or ``()`` (the value
-  itself).
+  itself). A symbol that appears only shifted (a size ``u0 + 1``) ends its
+  path with ``"minus", 1``: ``u0`` is the value there minus 1. The new
+  symbols are the ones the ShapeEnv made while the node ran (its
+  ``pending_fresh_unbacked_symbols``), whatever form they take in the value.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -46,14 +50,17 @@ class FakeTensorProp(torch.fx.Interpreter):
     def __init__(self, module: torch.fx.GraphModule, mode: FakeTensorMode | None = None) -> None:
         super().__init__(module)
         self._mode = mode if mode is not None else FakeTensorMode()
-        self._bound: set[Any] = set()
 
     def run_node(self, n: torch.fx.Node) -> Any:
+        env = self._mode.shape_env
+        mark = len(env.pending_fresh_unbacked_symbols) if env is not None else 0
         result = super().run_node(n)
         n.meta["val"] = self._snapshot(result)
-        bindings = self._new_unbacked(result, ())
-        if bindings:
-            n.meta["unbacked_bindings"] = bindings
+        if env is not None and len(env.pending_fresh_unbacked_symbols) > mark:
+            fresh = env.pending_fresh_unbacked_symbols[mark:]
+            bindings = _bindings(fresh, list(_sym_leaves(result, ())))
+            if bindings:
+                n.meta["unbacked_bindings"] = bindings
         return result
 
     def fetch_attr(self, target: str) -> Any:
@@ -79,7 +86,6 @@ class FakeTensorProp(torch.fx.Interpreter):
 
     def propagate_dont_convert_inputs(self, *args: object) -> Any:
         """Run the graph on arguments that are already fake tensors of the mode."""
-        self._bound = set()
         with self._mode:
             return super().run(*args)
 
@@ -91,32 +97,36 @@ class FakeTensorProp(torch.fx.Interpreter):
             return type(value)(self._snapshot(v) for v in value)
         return value
 
-    def _new_unbacked(self, value: object, path: Path) -> dict[Any, Path]:
-        """Unbacked symbols first seen in ``value``, each with where it appears."""
-        env = self._mode.shape_env
-        if env is None:
-            return {}
-        found: dict[Any, Path] = {}
-        if isinstance(value, torch.Tensor):
-            for i, size in enumerate(value.shape):
-                found.update(self._bind(size, (*path, "size", i)))
-            for i, stride in enumerate(value.stride()):
-                found.update(self._bind(stride, (*path, "stride", i)))
-            found.update(self._bind(value.storage_offset(), (*path, "storage_offset")))
-        elif isinstance(value, (list, tuple)):
-            for i, item in enumerate(value):
-                found.update(self._new_unbacked(item, (*path, i)))
-        else:
-            found.update(self._bind(value, path))
-        return found
 
-    def _bind(self, value: object, path: Path) -> dict[Any, Path]:
-        if not isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
-            return {}
-        expr = value.node.expr
-        if not getattr(expr, "is_Symbol", False) or expr in self._bound:
-            return {}
-        if not self._mode.shape_env.is_unbacked(expr):
-            return {}
-        self._bound.add(expr)
-        return {expr: path}
+def _sym_leaves(value: object, path: Path) -> Iterator[tuple[Any, Path]]:
+    """Every symbolic number in ``value`` (sizes, strides and offsets of tensors,
+    items of lists and tuples, the value itself) with its path, in order."""
+    if isinstance(value, torch.Tensor):
+        for i, size in enumerate(value.shape):
+            yield from _sym_leaves(size, (*path, "size", i))
+        for i, stride in enumerate(value.stride()):
+            yield from _sym_leaves(stride, (*path, "stride", i))
+        yield from _sym_leaves(value.storage_offset(), (*path, "storage_offset"))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _sym_leaves(item, (*path, i))
+    elif isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        yield value.node.expr, path
+
+
+def _bindings(fresh: Sequence[Any], leaves: Sequence[tuple[Any, Path]]) -> dict[Any, Path]:
+    """Where each fresh symbol can be read off: bare if it appears bare, else at the
+    first place it appears shifted by a constant (``u0 + 1``); symbols that appear in
+    neither form are not bound."""
+    found: dict[Any, Path] = {}
+    for symbol in fresh:
+        bare = next((path for expr, path in leaves if expr == symbol), None)
+        if bare is not None:
+            found[symbol] = bare
+            continue
+        for expr, path in leaves:
+            shift = expr - symbol
+            if getattr(expr, "free_symbols", None) == {symbol} and shift.is_Integer:
+                found[symbol] = (*path, "minus", int(shift))
+                break
+    return found
