@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch._subclasses.fake_tensor import FakeTensorMode as TorchFakeTensorMode
 
-from torchshade.fake import FakeDeviceMismatchError, FakeTensor, FakeTensorMode
+from torchshade.fake import FakeDeviceMismatchError, FakeTensor, FakeTensorError, FakeTensorMode
 
 Fn = Callable[..., object]
 
@@ -143,3 +143,25 @@ def test_backward_on_fakes(mode: FakeTensorMode) -> None:
 def test_repr_is_short(mode: FakeTensorMode) -> None:
     x = mode.from_tensor(torch.empty(2, 3, requires_grad=True))
     assert repr(x) == "FakeTensor(f32[2, 3], device='cpu', requires_grad=True)"
+
+
+def test_an_op_error_is_eagers_own_and_a_fake_error_is_ours() -> None:
+    # The README's two kinds of error: a wrong program raises what eager raises.
+    a, b = torch.randn(2, 3), torch.randn(4, 5)
+    with pytest.raises(RuntimeError) as eager:
+        a @ b
+    mode = FakeTensorMode()
+    fa, fb = mode.from_tensor(a), mode.from_tensor(b)
+    with pytest.raises(RuntimeError) as fake:
+        with mode:
+            fa @ fb
+    assert type(fake.value) is type(eager.value) and not isinstance(fake.value, FakeTensorError)
+    torch_mode = TorchFakeTensorMode()
+    ta, tb = torch_mode.from_tensor(a), torch_mode.from_tensor(b)
+    with pytest.raises(RuntimeError) as torchs:
+        with torch_mode:
+            ta @ tb
+    assert str(fake.value) == str(torchs.value)  # the meta kernel's words, as torch's fake mode gives
+    with pytest.raises(FakeTensorError, match="is a real tensor"):
+        with mode:
+            fa + a
