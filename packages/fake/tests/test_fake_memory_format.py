@@ -201,3 +201,28 @@ def test_the_format_decision_records_no_guard() -> None:
         assert layout(out) == layout(F.conv2d(torch.randn(2, 4, 8, 8).contiguous(memory_format=fmt), torch.randn(6, 4, 3, 3)))
         recorded[name] = [str(g.expr) for g in env.guards[before:]]
     assert recorded["channels_last"] == recorded["contiguous"]
+
+
+def unpool(x: torch.Tensor) -> object:
+    pooled, indices = F.max_pool2d(x, 2, return_indices=True)
+    return F.max_unpool2d(pooled, indices, (2, 2))
+
+
+BEYOND_TORCH: dict[str, tuple[int, Callable[[torch.Tensor], object]]] = {
+    "channel_shuffle_4d": (4, lambda x: F.channel_shuffle(x, 2)),
+    "channel_shuffle_5d": (5, lambda x: F.channel_shuffle(x, 2)),
+    "native_channel_shuffle": (4, lambda x: torch.native_channel_shuffle(x, 2)),
+    "max_unpool2d": (4, unpool),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BEYOND_TORCH))
+@pytest.mark.parametrize("fmt", ["contiguous", "channels_last"])
+def test_ops_that_keep_their_inputs_format_as_eager_does(name: str, fmt: str) -> None:
+    """Here torch's fake mode gives contiguous outputs; eager (and ours) keep channels-last."""
+    rank, fn = BEYOND_TORCH[name]
+    x = torch.randn(2, 4, *(6,) * (rank - 2))
+    if fmt == "channels_last":
+        x = x.contiguous(memory_format=channels_last(rank))
+    eager, _, ours = three_ways(lambda: fn(x))
+    assert ours == eager

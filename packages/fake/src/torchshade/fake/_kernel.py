@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch._decomp import decomposition_table, meta_table
 
-from . import _convolution
+from . import _memory_format
 from ._custom import missing_fake_impl_error, run_custom_fake_impl
 from ._device import common_device, normalize
 from ._fallback import can_fall_back, run_fallback
@@ -122,7 +122,7 @@ def run_plan(
     tensors: Sequence[torch.Tensor],
 ) -> object:
     """Run ``func`` by ``plan``; outputs are fake tensors of ``mode``."""
-    if func in _convolution.OPS:
+    if func in _memory_format.CONVOLUTIONS or func in _memory_format.KEEP_INPUT_FORMAT:
         # The meta kernel cannot know eager's output memory format; we can.
         # It follows the layouts, not the sizes: decided at the hints, no guard.
         def in_mode(fn: Callable[[], object]) -> object:
@@ -130,9 +130,12 @@ def run_plan(
             with contextlib.nullcontext() if env is None else env.suppress_guards():
                 return under_mode(mode, fn, (), {})
 
-        fmt = _convolution.output_memory_format(func, args, kwargs, in_mode)
+        if func in _memory_format.CONVOLUTIONS:
+            fmt = _memory_format.output_memory_format(func, args, kwargs, in_mode)
+        else:
+            fmt = _memory_format.input_format(args, in_mode)
         out = _run_plan(mode, plan, func, args, kwargs, tensors)
-        return out if fmt is None else _convolution.restride_outputs(func, out, fmt, in_mode)
+        return out if fmt is None else _memory_format.restride_outputs(func, out, fmt, in_mode)
     if func is aten.view_copy.default:
         # Eager copies where a view is impossible (a transposed input); the meta kernel raises.
         return under_mode(mode, _view_copy, args, kwargs)

@@ -1,4 +1,7 @@
-"""The memory format of a convolution's outputs: the one eager's backend would give.
+"""Output memory formats that torch's meta kernels get wrong: the ones eager gives.
+
+Convolutions
+------------
 
 torch's meta kernel for the convolution family returns contiguous outputs:
 a meta tensor has no device, so it cannot know which backend (mkldnn, the
@@ -20,6 +23,12 @@ and may record guards, as in torch's fake mode.
 A fake CUDA tensor on a build without CUDA cannot ask for a CUDA backend;
 it gets cuDNN's rule (channels-last in, channels-last out; never for
 float64), what a GPU with cuDNN gives.
+
+Ops that keep their input's format
+----------------------------------
+``channel_shuffle`` and ``max_unpool2d`` give their output the input's
+suggested memory format eagerly (channels-last in, channels-last out); their
+meta kernel and decomposition give contiguous outputs.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import torch
+from torch._prims_common import suggest_memory_format
 
 from ._stand_in import has_no_backend
 
@@ -39,7 +49,10 @@ _FORWARD = frozenset(
     {aten.convolution.default, aten._convolution.default, aten._convolution.deprecated}
 )
 _BACKWARD = aten.convolution_backward.default
-OPS: frozenset[object] = _FORWARD | {_BACKWARD}
+CONVOLUTIONS: frozenset[object] = _FORWARD | {_BACKWARD}
+KEEP_INPUT_FORMAT: frozenset[object] = frozenset(
+    {aten.channel_shuffle.default, aten.native_channel_shuffle.default, aten.max_unpool2d.default}
+)
 
 # The arguments of _select_conv_backend, by their schema names.
 _SELECT_ARGS = ("stride", "padding", "dilation", "transposed", "output_padding", "groups")
@@ -117,6 +130,21 @@ def _restride(t: object, memory_format: torch.memory_format, under_mode: UnderMo
     return under_mode(restrided)
 
 
+def input_format(args: Sequence[object], under_mode: UnderMode) -> torch.memory_format | None:
+    """The channels-last format of the first argument, if it is channels-last; else None."""
+    found = under_mode(lambda: _channels_last_format(args[0]))
+    assert found is None or isinstance(found, torch.memory_format)  # what _channels_last_format returns
+    return found
+
+
+def _channels_last_format(t: object) -> torch.memory_format | None:
+    """``t``'s channels-last format when its strides suggest one, as eager's kernels ask."""
+    if not isinstance(t, torch.Tensor):
+        return None
+    fmt = suggest_memory_format(t)
+    return None if fmt == torch.contiguous_format else fmt
+
+
 def _cudnn_format(input_: torch.Tensor, weight: torch.Tensor) -> torch.memory_format:
     """cuDNN's rule, for fake CUDA tensors on a build without CUDA (whose backend choice we cannot ask).
 
@@ -125,10 +153,9 @@ def _cudnn_format(input_: torch.Tensor, weight: torch.Tensor) -> torch.memory_fo
     if torch.float64 in (input_.dtype, weight.dtype):
         return torch.contiguous_format
     for t in (input_, weight):
-        if t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last):
-            return torch.channels_last
-        if t.dim() == 5 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last_3d):
-            return torch.channels_last_3d
+        fmt = _channels_last_format(t)
+        if fmt is not None:
+            return fmt
     return torch.contiguous_format
 
 
