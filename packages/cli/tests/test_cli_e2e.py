@@ -63,7 +63,7 @@ def test_main_job_llama_70b_memory_json() -> None:
         assert sympy.sympify(point["peak_formula"]).subs(point["dims"]) == point["peak_activation_bytes"]
         assert point["peak_activation_bytes"] >= point["saved_bytes"]
         assert point["total_bytes"] == 4 * report["parameters"]["bytes"] + point["peak_activation_bytes"]
-    assert report["format"] == "torchshade.memory/1"
+    assert report["format"] == "torchshade.memory/1" and report["notes"] == []
 
 
 def test_models_lists_the_built_in_models() -> None:
@@ -94,7 +94,7 @@ def test_trace_of_a_user_factory(user_file: Path, tmp_path: Path) -> None:
 def test_bad_target() -> None:
     done = run("memory", "llama-8b", "--at", "batch=1,seq=8")
     assert done.returncode == 2
-    assert "TARGET 'llama-8b' is not a built-in model (gpt2, llama-7b, llama-70b, resnet50, moe)" in done.stderr
+    assert "TARGET 'llama-8b' is not a built-in model (gpt2, llama-7b, llama-70b, resnet50, moe, rnn)" in done.stderr
     assert "Run `torchshade models`" in done.stderr
 
 

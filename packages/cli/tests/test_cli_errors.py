@@ -57,3 +57,4 @@ def test_model_that_raises_while_running(source: Path, capsys: pytest.CaptureFix
 def test_fake_trace_needs_sizes(capsys: pytest.CaptureFixture[str]) -> None:
     err = _fails(["trace", "gpt2", "--mode", "fake"], capsys, 2)
     assert "--mode fake: static sizes needed, e.g. --at batch=2,seq=2." in err
+

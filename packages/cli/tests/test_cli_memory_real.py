@@ -17,6 +17,7 @@ from torchshade.cli._liveness import Liveness
 from torchshade.cli._llama import Llama, LlamaConfig
 from torchshade.cli._memory import new_mode
 from torchshade.cli._resnet_moe import MoE
+from torchshade.cli._rnn import ScanRNN
 
 SMALL = LlamaConfig(vocab=512, dim=256, layers=2, heads=4, kv_heads=2, ffn=688, dtype=torch.float32)
 POINTS = [{"batch": 2, "seq": 128}, {"batch": 3, "seq": 80}]
@@ -105,3 +106,19 @@ def test_data_dependent_routing_is_bounded_by_its_worst_case() -> None:
     x = torch.randn(2, 32, 64)
     peak = _profiled_peak(lambda: real(x).sum().backward())
     assert peak <= report.points[0].peak_activation_bytes
+
+
+@pytest.mark.xfail(strict=True, reason="torchshade.hops' scan under fake tensors hides its per-step memory "
+                   "(the rnn model's memory_note says so); when this passes, drop the note")
+def test_scan_rnn_within_ten_percent_of_a_real_run() -> None:
+    spec = [TensorSpec("x", torch.float32, ("batch", "seq", 64))]
+    mode = new_mode()
+    with mode:
+        fake = ScanRNN(64, 128)
+    point = measure_memory("rnn", fake, spec, mode, [{"batch": 4, "seq": 32}], train=False).points[0]
+    torch.manual_seed(0)
+    real = ScanRNN(64, 128)
+    _drop_grads(real)
+    x = torch.randn(4, 32, 64)
+    peak = _profiled_peak(lambda: real(x).sum().backward())
+    assert abs(point.peak_activation_bytes - peak) <= 0.10 * peak, (point.peak_activation_bytes, peak)

@@ -24,4 +24,4 @@ def test_signatures() -> None:
     assert list(inspect.signature(torchshade.cli.trace_model).parameters) == [
         "target", "fn", "specs", "mode", "tracing_mode", "sizes",
     ]  # fmt: skip
-    assert set(torchshade.cli.BUILTIN_MODELS) == {"gpt2", "llama-7b", "llama-70b", "resnet50", "moe"}
+    assert set(torchshade.cli.BUILTIN_MODELS) == {"gpt2", "llama-7b", "llama-70b", "resnet50", "moe", "rnn"}

@@ -96,6 +96,8 @@ def _run(args: argparse.Namespace) -> str:
         sweep = sweep_points(points[0], dims[-1]) if args.plot is not None and dims else []
         with _progress(f"memory of {args.target}") as progress:
             report = measure_memory(args.target, fn, specs, mode, points + sweep, args.train, progress)
+        if model.memory_note:
+            report = dataclasses.replace(report, notes=(model.memory_note,))
         if sweep:
             plot_memory(report, report.points[len(points) :], dims[-1], args.plot)
             report = dataclasses.replace(report, points=report.points[: len(points)])

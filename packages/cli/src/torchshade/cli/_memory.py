@@ -58,6 +58,7 @@ class MemoryReport:
     guards: tuple[str, ...]
     data_dependent: dict[str, str]
     ops: int
+    notes: tuple[str, ...] = ()  # what the figures leave out
     timeline: tuple[int, ...] = field(default=(), repr=False)  # live bytes after each op, first point
     backward_at: int = 0  # the op at which the backward pass began
 
@@ -69,7 +70,7 @@ class MemoryReport:
             "gradient_bytes": self.gradient_bytes, "adam_state_bytes": self.adam_bytes,
             "saved_for_backward_formula": self.saved_formula,
             "points": [vars(p) for p in self.points], "guards": list(self.guards),
-            "data_dependent": self.data_dependent, "ops": self.ops,
+            "data_dependent": self.data_dependent, "ops": self.ops, "notes": list(self.notes),
         }  # fmt: skip
 
 
@@ -131,7 +132,7 @@ def measure_memory(target: str, fn: Callable[..., object], specs: Sequence[Tenso
     dependent = {str(s): str(to_expr({b: 1}, names)) for s, b in live.bounds.items()}
     return MemoryReport(target, tuple(specs), train, count, param_bytes, grad_bytes if train else 0,
                         2 * grad_bytes if train else 0, _formula(saved_bytes, names), reports, guards,
-                        dependent, live.ops, tuple(live.timeline), live.backward_at)  # fmt: skip
+                        dependent, live.ops, timeline=tuple(live.timeline), backward_at=live.backward_at)  # fmt: skip
 
 
 def _drop_grad(p: torch.Tensor) -> None:

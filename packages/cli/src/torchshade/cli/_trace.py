@@ -89,7 +89,7 @@ def trace_model(target: str, fn: Callable[..., object], specs: Sequence[TensorSp
         raise FactoryError(f"TARGET {target!r}: tracing the model raised:\nTraceback (most recent call last):\n"
                            f"{text}\nFix the error above in your model, or check the --input specs.") from error  # fmt: skip
     nodes = tuple(_node(n, names) for n in gm.graph.nodes)
-    histogram = Counter(str(n.target) for n in gm.graph.nodes if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload))
+    histogram = Counter(_op_name(n.target) for n in gm.graph.nodes if n.op == "call_function")
     out_node = next(n for n in gm.graph.nodes if n.op == "output")
     outputs = tuple(_value(a.meta.get("val"), names) for a in pytree.tree_leaves(out_node.args) if isinstance(a, fx.Node))
     env = mode.shape_env
@@ -97,6 +97,13 @@ def trace_model(target: str, fn: Callable[..., object], specs: Sequence[TensorSp
     guards = () if env is None else tuple({"guard": g.python, "origin": str(g.origin)}
                                           for g in env.input_guards() if g.python not in defaults)  # fmt: skip
     return TraceReport(target, tracing_mode, tuple(specs), nodes, dict(histogram.most_common()), outputs, guards)
+
+
+def _op_name(target: object) -> str:
+    """``aten.mm.default`` for aten ops; the name of anything else called (``scan``, ``check_guards``)."""
+    if isinstance(target, torch._ops.OpOverload):
+        return str(target)
+    return str(getattr(target, "__name__", None) or getattr(target, "name", None) or type(target).__name__)
 
 
 def _symbol_names(inputs: Mapping[str, torch.Tensor], specs: Sequence[TensorSpec]) -> dict[Any, str]:
