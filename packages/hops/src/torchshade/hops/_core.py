@@ -90,6 +90,8 @@ class FlatFn:
         self.out_spec: TreeSpec | None = None
         self.out_paths: list[str] = []
         self.check_aliases = True
+        self.all_leaves = all(spec.is_leaf() for spec in self.specs)  # each argument one leaf: no unflatten
+        self.width = -1  # the number of outputs when they are a flat tuple (the fast path), else -1
 
     def unflatten(self, leaves: Sequence[Leaf]) -> list[object]:
         args: list[object] = []
@@ -102,17 +104,21 @@ class FlatFn:
 
     def __call__(self, *leaves: Leaf) -> tuple[Leaf, ...]:
         versions = [leaf._version if isinstance(leaf, torch.Tensor) else -1 for leaf in leaves]
-        out = self.fn(*self.unflatten(leaves))
-        if self.out_spec is None:
+        out = self.fn(*(leaves if self.all_leaves else self.unflatten(leaves)))
+        if type(out) is tuple and len(out) == self.width:  # a flat tuple, as on the first call
+            outs = list(out)
+        elif self.out_spec is None:
             with_paths, self.out_spec = tree_flatten_with_path(out)
             self.out_paths = [keystr(path) for path, _ in with_paths]
             outs = [leaf for _, leaf in with_paths]
+            flat = self.out_spec.type is tuple and all(c.is_leaf() for c in self.out_spec.children())
+            self.width = self.out_spec.num_children if flat else -1
         else:
             outs, _ = tree_flatten(out)
-        for i, leaf in enumerate(leaves):
-            if isinstance(leaf, torch.Tensor) and leaf._version != versions[i]:
-                raise InputMutationError(self._mutation_message(i, versions[i], leaf._version))
-        return fix_aliases(self, leaves, outs)
+        for i, (leaf, version) in enumerate(zip(leaves, versions)):
+            if version >= 0 and leaf._version != version:  # type: ignore[attr-defined]  # a tensor where version >= 0
+                raise InputMutationError(self._mutation_message(i, version, leaf._version))  # type: ignore[attr-defined]  # as above
+        return fix_aliases(self, leaves, outs) if self.check_aliases else tuple(outs)
 
     def _mutation_message(self, i: int, before: int, after: int) -> str:
         return (
@@ -125,15 +131,15 @@ class FlatFn:
 
 def fix_aliases(fn: FlatFn, inputs: Sequence[Leaf], outs: list[Leaf]) -> tuple[Leaf, ...]:
     """Copy outputs that are inputs or repeat an output; refuse views of inputs."""
-    seen: set[int] = set()
+    taken = set(map(id, inputs))
     roots: dict[int, int] | None = None
     for j, out in enumerate(outs):
         if not isinstance(out, torch.Tensor):
             continue
-        if id(out) in seen or any(out is leaf for leaf in inputs):
+        if id(out) in taken:
             outs[j] = out = out.clone()
-        seen.add(id(out))
-        if fn.check_aliases and out._base is not None:
+        taken.add(id(out))
+        if out._base is not None:
             if roots is None:
                 roots = {id(root(leaf)): i for i, leaf in enumerate(inputs) if isinstance(leaf, torch.Tensor)}
             i = roots.get(id(root(out)), -1)

@@ -14,7 +14,7 @@ import torch
 from torch.utils.checkpoint import checkpoint as torch_checkpoint
 from torch.utils._pytree import tree_unflatten
 
-from ._core import FlatFn, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, spec_text
+from ._core import FlatFn, compare_leaves, root, describe, fake_mode_of, flatten_leaves, input_paths, spec_text
 from ._errors import HopArgumentError, OutputMismatchError
 from ._op import HigherOrderOp
 from ._subgraph import add_node, add_subgraph, outside_trace, trace_body
@@ -107,7 +107,7 @@ def scan_eager(fn: Step, init: tuple[object, ...], xs: tuple[torch.Tensor, ...],
     n = len(slices[0]) if slices else int(length or 0)
     steps = list(range(n - 1, -1, -1) if reverse else range(n))
     carry, ys = run_steps(fn, init, slices, additional, steps, check=True)
-    return finish(init, carry, ys, reverse, dim)
+    return finish((*init, *xs), carry, ys, reverse, dim)
 
 
 def run_steps(fn: Step, carry: Sequence[object], slices: Sequence[Sequence[torch.Tensor]], additional: tuple[object, ...],
@@ -115,13 +115,14 @@ def run_steps(fn: Step, carry: Sequence[object], slices: Sequence[Sequence[torch
     """``steps`` of the scan from ``carry``: the last carry and each step's ys."""
     k = len(carry)
     ys: list[Sequence[object]] = []
+    per_step = list(zip(*slices)) if slices else [()] * (max(steps) + 1 if steps else 0)
     for i in steps:
-        out = fn(*carry, *[s[i] for s in slices], *additional)
+        out = fn(*carry, *per_step[i], *additional)
         if check:
             check_carry(fn, carry, out)
             check = False
-            if isinstance(fn, FlatFn):
-                fn.check_aliases = False  # the step that checked is representative
+            if isinstance(fn, FlatFn):  # the step that checked is representative; the outputs
+                fn.check_aliases = False  # are made new at the end (finish), not at each step
         carry = out[:k]
         ys.append(out[k:])
     if isinstance(fn, FlatFn):
@@ -129,13 +130,14 @@ def run_steps(fn: Step, carry: Sequence[object], slices: Sequence[Sequence[torch
     return carry, ys
 
 
-def finish(init: Sequence[object], carry: Sequence[object], ys: list[Sequence[object]], reverse: bool,
+def finish(inputs: Sequence[object], carry: Sequence[object], ys: list[Sequence[object]], reverse: bool,
            dim: int) -> tuple[object, ...]:  # fmt: skip
-    """The op's outputs: the carry (copied if it is an input) and the ys stacked along ``dim``."""
+    """The op's outputs: the carry (copied where it shares memory with an input) and the ys stacked."""
     if reverse:
         ys.reverse()
     stacked = [torch.stack([y[j] for y in ys], dim) for j in range(len(ys[0]))]  # type: ignore[misc]  # y leaves are tensors
-    return (*(c.clone() if isinstance(c, torch.Tensor) and any(c is i for i in init) else c for c in carry), *stacked)
+    roots = {id(root(t)) for t in inputs if isinstance(t, torch.Tensor)}
+    return (*(c.clone() if isinstance(c, torch.Tensor) and id(root(c)) in roots else c for c in carry), *stacked)
 
 
 scan_op.register("eager")(scan_eager)
@@ -222,7 +224,7 @@ def scan_autograd(fn: Step, init: tuple[object, ...], xs: tuple[torch.Tensor, ..
         carry = out[:k]
         width = len(ys[0])
         ys.extend(out[k + j * width : k + (j + 1) * width] for j in range(len(segment)))
-    return finish(init, carry, ys, reverse, dim)
+    return finish((*init, *xs), carry, ys, reverse, dim)
 
 
 def segment_length(checkpoint: int | str | None, n: int, op: str) -> int | None:
