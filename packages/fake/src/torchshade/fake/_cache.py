@@ -161,7 +161,7 @@ def value_key(value: object) -> Hashable:
     if isinstance(value, _PLAIN_TYPES):
         return value
     if isinstance(value, (list, tuple)):
-        return (type(value), tuple(value_key(v) for v in value))
+        return (type(value), tuple([value_key(v) for v in value]))
     if isinstance(value, _SYM_TYPES):
         return _sym_key(value)
     raise Uncacheable
@@ -370,8 +370,8 @@ class DispatchCache:
             self.bypasses += 1
             return None
         try:
-            arg_keys = tuple(value_key(a) for a in args)
-            kw_keys = tuple((k, value_key(v)) for k, v in kwargs.items())
+            arg_keys = tuple([value_key(a) for a in args])  # a list is faster than a generator
+            kw_keys = tuple([(k, value_key(v)) for k, v in kwargs.items()]) if kwargs else ()
         except Uncacheable:
             self.bypasses += 1
             return None
