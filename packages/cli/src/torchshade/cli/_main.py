@@ -76,8 +76,10 @@ def _run(args: argparse.Namespace) -> str:
         rows = describe_models()
         return json.dumps(rows, indent=2) if args.format == "json" else models_text(rows)
     model = resolve_target(args.target)
-    for option in args.input:  # a bad SPEC is reported before the model is built
-        parse_input(option)
+    early = [parse_input(o) for o in args.input] or list(model.inputs)
+    if early:  # a bad SPEC or --at is reported before the model is built
+        for at in args.at:
+            parse_point(at, named_dims(early))
     if args.command == "memory":
         mode = new_mode()
     else:
