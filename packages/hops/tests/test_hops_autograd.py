@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch._higher_order_ops.scan import scan as torch_scan
 
-from torchshade.hops import HopArgumentError, cond, scan, while_loop
+from torchshade.hops import HopArgumentError, HopError, cond, scan, while_loop
 
 f64 = torch.float64
 
@@ -113,3 +113,29 @@ def test_checkpoint_policy_errors() -> None:
         scan(_step, torch.zeros(2), torch.zeros(3, 2), checkpoint="every")
     with pytest.raises(HopArgumentError, match=r"while_loop: checkpoint='sqrt' is not a policy.*does not know in advance"):
         while_loop(lambda x: x.sum() > 0, lambda x: (x - 1,), (torch.ones(1),), checkpoint="sqrt")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("mode", ["real", "fake", "symbolic"])
+def test_traced_cond_backward_is_a_second_cond(mode: str) -> None:
+    from torchshade.trace import make_fx
+
+    def f(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        y = cond(x.sum() > 0, lambda x, w: (x * w).sin(), lambda x, w: x.exp() + w, (x, w))
+        return torch.autograd.grad(y.sum(), (x, w))
+
+    x, w = torch.randn(4, 3, requires_grad=True), torch.randn(3, requires_grad=True)
+    gm = make_fx(f, tracing_mode=mode)(x, w)
+    assert len([n for n in gm.graph.nodes if getattr(n.target, "__name__", "") == "cond"]) == 2
+    for sign in (1.0, -1.0):
+        xs = (x.detach() * sign).requires_grad_()
+        torch.testing.assert_close(gm(xs, w), f(xs, w))
+
+
+def test_reverse_mode_of_traced_scan_is_refused_by_name() -> None:
+    from torchshade.trace import make_fx
+
+    def f(init: torch.Tensor, xs: torch.Tensor) -> Any:
+        return torch.autograd.grad(scan(_step, init, xs)[1].sum(), init)
+
+    with pytest.raises(HopError, match=r"scan: reverse mode under tracing is not supported yet"):
+        make_fx(f, tracing_mode="symbolic")(torch.randn(3, requires_grad=True), torch.randn(4, 3))

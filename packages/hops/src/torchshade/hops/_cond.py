@@ -146,7 +146,9 @@ def cond_trace(pred: object, true_fn: Callable[..., tuple[object, ...]], false_f
     mode = fake_mode_of([pred, *operands, *first.outputs])
     merged = merge_branches(mode, true_fn, false_fn, first.outputs, second.outputs)
     if mode is None:  # real values: the branch pred picks gives the node's value
-        merged = first.outputs if cond_eager(pred, lambda: (True,), lambda: (False,), ())[0] else second.outputs
+        with outside_trace(None):
+            taken = bool(pred.item()) if isinstance(pred, torch.Tensor) else bool(pred)
+        merged = first.outputs if taken else second.outputs
     graphs = (add_subgraph("true_graph", first), add_subgraph("false_graph", second))
     add_node(cond_op, (pred, *graphs, (*operands, *lifted)), merged)
     return merged
@@ -156,6 +158,65 @@ cond_op.register("trace")(cond_trace)
 
 
 # -- autograd --------------------------------------------------------------------------
-# The branch pred picks runs eagerly with grad mode on, so autograd records its
-# ops and the gradient is that branch's (the untaken branch contributes none).
+# Eagerly, the branch pred picks runs with grad mode on, so autograd records
+# its ops and the gradient is that branch's (the untaken branch gives none).
 cond_op.register("autograd")(cond_eager)
+
+
+class CondFunction(torch.autograd.Function):
+    """cond under fake tensors or tracing, differentiable: backward is a cond of the branches' vjps."""
+
+    @staticmethod
+    def forward(ctx: Any, pred: object, true_fn: Branch, false_fn: Branch, *operands: object) -> tuple[object, ...]:
+        ctx.branches = (pred, true_fn, false_fn, len(operands))
+        ctx.save_for_backward(*[o for o in operands if isinstance(o, torch.Tensor)])
+        ctx.others = [None if isinstance(o, torch.Tensor) else o for o in operands]
+        with torch.no_grad():
+            outs: tuple[object, ...] = cond_op(pred, true_fn, false_fn, operands)
+        ctx.mark_non_differentiable(*[o for o in outs if isinstance(o, torch.Tensor) and not o.is_floating_point()])
+        return outs
+
+    @staticmethod
+    def backward(ctx: Any, *grads: object) -> tuple[object, ...]:
+        pred, true_fn, false_fn, count = ctx.branches
+        tensors = iter(ctx.saved_tensors)
+        operands = tuple(next(tensors) if o is None else o for o in ctx.others)
+        flat_grads = tuple(g if g is not None else torch.zeros(()) for g in grads)
+        vjps = (_vjp(true_fn, count), _vjp(false_fn, count))
+        with torch.no_grad():
+            grad_operands = cond_op(pred, *vjps, (*operands, *flat_grads))
+        return (None, None, None, *grad_operands)
+
+
+Branch = Callable[..., Sequence[object]]
+
+
+def _vjp(fn: Branch, count: int) -> Branch:
+    """``(*operands, *grads) -> grad of each operand`` of one branch (zeros where it has none)."""
+
+    def vjp(*args: object) -> tuple[object, ...]:
+        operands, grads = args[:count], args[count:]
+        with torch.enable_grad():
+            inputs = [o.detach().requires_grad_() if isinstance(o, torch.Tensor) and o.is_floating_point() else o for o in operands]
+            outs = fn(*inputs)
+            pairs = [(o, g) for o, g in zip(outs, grads) if isinstance(o, torch.Tensor) and o.requires_grad]
+            wrt = [i for i in inputs if isinstance(i, torch.Tensor) and i.requires_grad]
+            found = torch.autograd.grad([o for o, _ in pairs], wrt, [g for _, g in pairs], allow_unused=True) if pairs and wrt else [None] * len(wrt)  # type: ignore[misc]  # pairs hold tensors
+        found_iter = iter(found)
+        result: list[object] = []
+        for i in inputs:
+            if isinstance(i, torch.Tensor) and i.requires_grad:
+                g = next(found_iter)
+                result.append(torch.zeros_like(i) if g is None else g)
+            else:
+                result.append(torch.zeros(()) if isinstance(i, torch.Tensor) else 0)
+        return tuple(result)
+
+    return vjp
+
+
+def cond_autograd_traced(pred: object, true_fn: Branch, false_fn: Branch, operands: tuple[object, ...]) -> tuple[object, ...]:
+    return tuple(CondFunction.apply(pred, true_fn, false_fn, *operands))  # type: ignore[no-untyped-call]  # Function.apply is untyped
+
+
+cond_op.register("autograd_traced")(cond_autograd_traced)

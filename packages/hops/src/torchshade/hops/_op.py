@@ -4,7 +4,8 @@
     @op.register("eager")  def cond_eager(...)      real tensors (autograd records through it)
     @op.register("fake")   def cond_fake(...)       FakeTensors, no tracer
     @op.register("trace")  def cond_trace(...)      under torchshade.trace's make_fx
-    @op.register("autograd") ...                    a tensor needs grad (grad mode on)
+    @op.register("autograd") ...                    eager, and a tensor needs grad (grad mode on)
+    @op.register("autograd_traced") ...             fake or traced, and a tensor needs grad
 
 ``op(*flat_args)`` picks the rule; the op object is also the target of the
 one FX node a trace makes, so a traced graph re-run calls it again (eagerly,
@@ -20,6 +21,7 @@ import torch
 from torch.utils._pytree import tree_leaves
 
 from ._core import fake_mode_of
+from ._errors import HopError
 from ._subgraph import active_trace
 
 Rule = TypeVar("Rule", bound=Callable[..., Any])
@@ -42,13 +44,19 @@ class HigherOrderOp:
         return add
 
     def setting(self, operands: Sequence[object]) -> str:
-        if active_trace() is not None:
-            return "trace"
         leaves = tree_leaves(list(operands))
-        if fake_mode_of(leaves) is not None:
-            return "fake"
-        needs_grad = torch.is_grad_enabled() and any(isinstance(t, torch.Tensor) and t.requires_grad for t in leaves)
-        return "autograd" if needs_grad and "autograd" in self.rules else "eager"
+        base = "trace" if active_trace() is not None else "fake" if fake_mode_of(leaves) is not None else "eager"
+        if not torch.is_grad_enabled() or not any(isinstance(t, torch.Tensor) and t.requires_grad for t in leaves):
+            return base
+        if base == "eager":
+            return "autograd"
+        if "autograd_traced" in self.rules:
+            return "autograd_traced"
+        raise HopError(
+            f"{self.__name__}: reverse mode under {'tracing' if base == 'trace' else 'fake tensors'} is not "
+            f"supported yet for {self.__name__} (its eager backward is). Trace the forward only "
+            "(inputs that do not require grad, or under torch.no_grad()), or differentiate eagerly."
+        )
 
     def __call__(self, *args: Any) -> Any:
         return self.rules[self.setting(args)](*args)
