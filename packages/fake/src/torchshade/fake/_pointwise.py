@@ -7,9 +7,11 @@ per call, which is most of the time of a symbolic forward pass. Yet when
 one input is dense (contiguous or channels-last, every dimension of size
 at least 2) and every other tensor input has its shape or broadcasts to it
 dimension by dimension, the answer cannot depend on the values of the
-symbols: the output has that input's sizes and strides (TensorIterator
-follows the layout of a dense full-size input), and the dtype comes from
-the type promotion of the dtypes alone.
+symbols: the output has that input's sizes and layout (TensorIterator
+follows the layout of a dense full-size input; the strides are written as
+torch's ``make_contiguous_strides_for`` writes them, products of
+``Max(size, 1)``), and the dtype comes from the type promotion of the
+dtypes alone.
 
 So the op runs once on *stand-ins*: meta tensors of the example sizes and
 strides (the hints), through torch's C++ meta kernel. Its output must have
@@ -77,7 +79,8 @@ def run_pointwise(
     if full is None:
         return NotImplemented
     shape, strides = written(full.shape), written(full.stride())
-    if not all(_fits(t, full, shape, strides, written) for t in fakes):
+    order = _dense_order(shape, strides, env.simplify)
+    if order is None or not all(_fits(t, full, shape, strides, written) for t in fakes):
         return NotImplemented
     try:
         hints = {id(t): _stand_in(t) for t in fakes}
@@ -98,7 +101,8 @@ def run_pointwise(
         ):
             return NotImplemented
         size = [env.symint_from_expr(e, n) for e, n in zip(shape, like.shape)]
-        stride = [env.symint_from_expr(e, n) for e, n in zip(strides, like.stride())]
+        out_strides = _contiguous_strides(shape, order, env.simplify)
+        stride = [env.symint_from_expr(e, n) for e, n in zip(out_strides, like.stride())]
         elem = torch.empty_strided(size, stride, dtype=example.dtype, device=_META)
     return FakeTensor(mode, elem, full.fake_device)
 
@@ -127,10 +131,10 @@ def _full_input(fakes: Sequence[FakeTensor], written: _Written) -> FakeTensor | 
         return None
     if not full._has_symbolic_sizes_strides:
         return None  # static sizes: the C++ kernel is exact and fast already
-    shape, strides = written(full.shape), written(full.stride())
+    shape = written(full.shape)
     if any(n.is_Integer and n < 2 for n in shape) or written((full.storage_offset(),)) != (0,):
         return None
-    return full if _dense_layout(shape, strides) else None
+    return full
 
 
 def _fits(t: FakeTensor, full: FakeTensor, shape: tuple[Any, ...], strides: tuple[Any, ...],
@@ -148,20 +152,37 @@ def _fits(t: FakeTensor, full: FakeTensor, shape: tuple[Any, ...], strides: tupl
     return all(n == 1 or n == m for n, m in zip(reversed(sizes), reversed(shape)))
 
 
-def _dense_layout(shape: tuple[Any, ...], strides: tuple[Any, ...]) -> bool:
-    """Contiguous, or channels-last (4-d) / channels-last-3d (5-d), as written."""
+def _dense_order(shape: tuple[Any, ...], strides: tuple[Any, ...],
+                 simplify: Callable[[Any], Any]) -> list[int] | None:  # fmt: skip
+    """The dimensions innermost first, if ``strides`` are contiguous in that order
+    (row-major, or channels-last for 4-d / 5-d), written as products of the sizes
+    or of ``Max(size, 1)`` as torch's ``make_contiguous_strides_for`` writes them."""
     orders = [list(range(len(shape) - 1, -1, -1))]
     if len(shape) in (4, 5):
         orders.append([1, *range(len(shape) - 1, 1, -1), 0])
-    for order in orders:  # innermost dimension first
-        expected = sympy.Integer(1)
+    for order in orders:
+        plain = sympy.Integer(1)
+        clamped = sympy.Integer(1)
         for d in order:
-            if strides[d] != expected:
+            if strides[d] != plain and strides[d] != clamped:
                 break
-            expected = expected * shape[d]
+            plain = plain * shape[d]
+            clamped = simplify(clamped * sympy.Max(shape[d], 1))
         else:
-            return True
-    return False
+            return order
+    return None
+
+
+def _contiguous_strides(shape: tuple[Any, ...], order: list[int], simplify: Callable[[Any], Any]) -> list[Any]:
+    """The strides torch's pointwise kernels give an output laid out in ``order``:
+    contiguous in that order, each a product of ``Max(size, 1)`` (simplified by what
+    the ShapeEnv knows, so ``Max(s0, 1)`` is ``s0`` when ``s0 >= 2``)."""
+    out: list[Any] = [None] * len(shape)
+    multiplier = sympy.Integer(1)
+    for d in order:
+        out[d] = multiplier
+        multiplier = simplify(multiplier * sympy.Max(shape[d], 1))
+    return out
 
 
 def _stand_in(t: FakeTensor) -> torch.Tensor:
