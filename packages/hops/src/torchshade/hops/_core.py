@@ -115,9 +115,10 @@ class FlatFn:
             self.width = self.out_spec.num_children if flat else -1
         else:
             outs, _ = tree_flatten(out)
-        for i, (leaf, version) in enumerate(zip(leaves, versions)):
-            if version >= 0 and leaf._version != version:  # type: ignore[attr-defined]  # a tensor where version >= 0
-                raise InputMutationError(self._mutation_message(i, version, leaf._version))  # type: ignore[attr-defined]  # as above
+        after = [leaf._version if isinstance(leaf, torch.Tensor) else -1 for leaf in leaves]
+        if after != versions:
+            i = next(i for i, (a, b) in enumerate(zip(versions, after)) if a != b)
+            raise InputMutationError(self._mutation_message(i, versions[i], after[i]))
         return fix_aliases(self, leaves, outs) if self.check_aliases else tuple(outs)
 
     def _mutation_message(self, i: int, before: int, after: int) -> str:
