@@ -139,3 +139,12 @@ def test_every_range_write_goes_through_narrow_and_keeps_divisibility() -> None:
     env._constrain_range(s0, 5, 30)
     assert env.bound_sympy(s0.node.expr) == ValueRanges(8, 28)
     assert env.var_to_range[s0.node.expr] == ValueRanges(8, 28)
+
+
+def test_input_guards_see_a_symbol_made_after_they_were_built() -> None:
+    # input_guards() is cached on the knowledge's version; a new symbol's range
+    # [2, inf] must invalidate it (it did not while ranges were written directly).
+    env = ShapeEnv()
+    assert env.input_guards() == []
+    env.create_symint(5, "x")
+    assert [g.python for g in env.input_guards()] == ["2 <= x"]
