@@ -16,7 +16,7 @@ DECLARED = {
     "fake": {"shapes"},
     "trace": {"shapes", "fake"},  # trace imports shapes directly (ShapeEnv, sym_op_tracing)
     "autograd": {"fake"},
-    "hops": {"trace", "autograd"},
+    "hops": {"shapes", "fake", "trace", "autograd"},  # hops imports fake (FakeTensor) and shapes (sym_op_tracing) directly
     "cli": {"shapes", "fake", "trace", "autograd", "hops"},
 }
 
