@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from ._errors import CliError, DimensionError, SpecError
+from ._errors import CliError, DimensionError, FactoryError, SpecError
 from ._memory import measure_memory, new_mode
 from ._models import describe_models
 from ._plot import plot_memory, sweep_points
@@ -97,9 +97,10 @@ def _run(args: argparse.Namespace) -> str:
             raise DimensionError(f"torchshade memory: give the sizes to evaluate at, e.g. --at {','.join(f'{d}=1' for d in dims)}.")
         sweep = sweep_points(points[0], dims[-1]) if args.plot is not None and dims else []
         with _progress(f"memory of {args.target}") as progress:
-            report = measure_memory(args.target, fn, specs, mode, points + sweep, args.train, progress)
-        if model.memory_note:
-            report = dataclasses.replace(report, notes=(model.memory_note,))
+            try:
+                report = measure_memory(args.target, fn, specs, mode, points + sweep, args.train, progress)
+            except FactoryError as error:
+                raise FactoryError(f"{error}\n{model.memory_note}".rstrip()) from error
         if sweep:
             plot_memory(report, report.points[len(points) :], dims[-1], args.plot)
             report = dataclasses.replace(report, points=report.points[: len(points)])

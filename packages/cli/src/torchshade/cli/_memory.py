@@ -58,7 +58,6 @@ class MemoryReport:
     guards: tuple[str, ...]
     data_dependent: dict[str, str]
     ops: int
-    notes: tuple[str, ...] = ()  # what the figures leave out
     timeline: tuple[int, ...] = field(default=(), repr=False)  # live bytes after each op, first point
     backward_at: int = 0  # the op at which the backward pass began
 
@@ -70,7 +69,7 @@ class MemoryReport:
             "gradient_bytes": self.gradient_bytes, "adam_state_bytes": self.adam_bytes,
             "saved_for_backward_formula": self.saved_formula,
             "points": [vars(p) for p in self.points], "guards": list(self.guards),
-            "data_dependent": self.data_dependent, "ops": self.ops, "notes": list(self.notes),
+            "data_dependent": self.data_dependent, "ops": self.ops,
         }  # fmt: skip
 
 

@@ -26,13 +26,12 @@ class Model:
     description: str
     build: Callable[[], Callable[..., object]]
     inputs: tuple[TensorSpec, ...]
-    memory_note: str = ""  # printed with `torchshade memory`: what its figures leave out
+    memory_note: str = ""  # why `torchshade memory` cannot run it, printed with the error if it fails
 
 
 SCAN_NOTE = (
-    "scan's own per-step memory is not counted: under fake tensors torchshade.hops runs the body once and "
-    "its backward allocates nothing this count sees; a real run of this RNN (d=64, hidden 128, batch=4, "
-    "seq=32) saved 131072 bytes and peaked at 331784 where the fake run gives 2048 and 139264."
+    "memory of this model needs the backward of torchshade.hops.scan under fake tensors, which hops "
+    "does not have yet (torchshade trace rnn works: the forward)."
 )
 
 

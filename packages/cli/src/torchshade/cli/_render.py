@@ -53,7 +53,6 @@ def memory_text(r: MemoryReport) -> str:
     for symbol, bound in r.data_dependent.items():
         lines.append(f"data-dependent size {symbol} taken at its worst case, {bound}")
     lines.append("guards: " + ("; ".join(r.guards) if r.guards else "none beyond each named dim >= 2"))
-    lines += [f"note: {note}" for note in r.notes]
     return "\n".join(lines)
 
 

@@ -82,7 +82,8 @@ def trace_model(target: str, fn: Callable[..., object], specs: Sequence[TensorSp
 
         args = (inputs,)
     try:
-        gm = make_fx(call, tracing_mode=tracing_mode)(*args)
+        with torch.no_grad():  # the forward graph: no autograd bookkeeping (hops' scan refuses it under tracing)
+            gm = make_fx(call, tracing_mode=tracing_mode)(*args)
     except Exception as error:
         frames = [f for f in traceback.extract_tb(error.__traceback__) if "/torch" not in f.filename]
         text = "".join(traceback.format_list(frames) + traceback.format_exception_only(error)).rstrip()
