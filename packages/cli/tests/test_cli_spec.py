@@ -20,7 +20,7 @@ def test_spec_parses_names_and_numbers() -> None:
         ("i64[batch", "expected ']' to close the dims", 9),
         ("i64[ba-tch]", "expected a dimension", 6),
         ("i64[a]x", "unexpected text after ']'", 6),
-        ("i64 batch", "expected '[' after the dtype", 9),
+        ("i64 batch", "expected '[' after the dtype", 3),
     ],
 )
 def test_bad_spec_points_at_the_position(text: str, words: str, position: int) -> None:

@@ -45,7 +45,8 @@ def parse_spec(name: str, text: str, option: str = "--input") -> TensorSpec:
     where = f"{option} {name}={text}"
     bracket = text.find("[")
     if bracket < 0:
-        raise _point(text, len(text), "expected '[' after the dtype", where)
+        after_dtype = re.match(r"\s*\w*", text)
+        raise _point(text, after_dtype.end() if after_dtype else 0, "expected '[' after the dtype", where)
     dtype_name = text[:bracket].strip()
     if dtype_name not in DTYPES:
         raise _point(text, 0, f"unknown dtype {dtype_name!r}", where)
