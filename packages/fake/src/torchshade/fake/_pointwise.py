@@ -167,10 +167,19 @@ def _dense_order(shape: tuple[Any, ...], strides: tuple[Any, ...],
             if strides[d] != plain and strides[d] != clamped:
                 break
             plain = plain * shape[d]
-            clamped = simplify(clamped * sympy.Max(shape[d], 1))
+            clamped = simplify(clamped * _clamped(shape[d]))
         else:
             return order
     return None
+
+
+def _clamped(size: Any) -> Any:
+    """``Max(size, 1)`` as torch's ``sym_max`` on our SymNode builds it: numbers folded,
+    otherwise unevaluated (sympy's own evaluation of ``Max`` asks its assumption system
+    about every pair of arguments; what the ShapeEnv knows then simplifies it)."""
+    if size.is_Integer:
+        return sympy.Integer(max(int(size), 1))
+    return sympy.Max(size, 1, evaluate=False)
 
 
 def _contiguous_strides(shape: tuple[Any, ...], order: list[int], simplify: Callable[[Any], Any]) -> list[Any]:
@@ -181,7 +190,7 @@ def _contiguous_strides(shape: tuple[Any, ...], order: list[int], simplify: Call
     multiplier = sympy.Integer(1)
     for d in order:
         out[d] = multiplier
-        multiplier = simplify(multiplier * sympy.Max(shape[d], 1))
+        multiplier = simplify(multiplier * _clamped(shape[d]))
     return out
 
 
