@@ -51,6 +51,11 @@ def test_main_job_llama_70b_memory_json() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # no progress display when stderr is not a terminal
     report = json.loads(done.stdout)
+    assert sorted(report) == [  # the documented schema, torchshade.memory/1: a change here is a new version
+        "adam_state_bytes", "data_dependent", "format", "gradient_bytes", "guards", "inputs", "ops",
+        "parameters", "points", "saved_for_backward_formula", "target", "train",
+    ]  # fmt: skip
+    assert sorted(report["points"][0]) == ["dims", "peak_activation_bytes", "peak_formula", "saved_bytes", "total_bytes"]
     c = LLAMA_70B
     layer = 2 * c.dim + c.dim * c.dim * (2 + 2 * c.kv_heads / c.heads) + 3 * c.dim * c.ffn
     assert report["parameters"]["count"] == 2 * c.vocab * c.dim + c.dim + c.layers * layer
@@ -83,6 +88,8 @@ def test_trace_of_a_user_factory(user_file: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     assert report["format"] == "torchshade.trace/1" and report["outputs"] == ["f32[batch, 4]"]
+    assert sorted(report) == ["format", "guards", "inputs", "mode", "nodes", "op_histogram", "outputs", "target"]
+    assert sorted(report["nodes"][0]) == ["args", "line", "name", "op", "target", "value"]
     assert report["op_histogram"]["aten.addmm.default"] == 2
     guard = next(g for g in report["guards"] if "batch" in g["guard"] and "4" in g["guard"])
     assert f"{user_file}:11" in guard["origin"]  # the user's `if x.shape[0] > 3:`
