@@ -120,7 +120,8 @@ def test_traced_cond_backward_is_a_second_cond(mode: str) -> None:
     from torchshade.trace import make_fx
 
     def f(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        y = cond(x.sum() > 0, lambda x, w: (x * w).sin(), lambda x, w: x.exp() + w, (x, w))
+        w2 = w * 2  # closed over by one branch, w by the other, w2 made from w: each gradient counted once
+        y = cond(x.sum() > 0, lambda x: (x * w2).sin(), lambda x: x.exp() + w, (x,))
         return torch.autograd.grad(y.sum(), (x, w))
 
     x, w = torch.randn(4, 3, requires_grad=True), torch.randn(3, requires_grad=True)
@@ -139,3 +140,20 @@ def test_reverse_mode_of_traced_scan_is_refused_by_name() -> None:
 
     with pytest.raises(HopError, match=r"scan: reverse mode under tracing is not supported yet"):
         make_fx(f, tracing_mode="symbolic")(torch.randn(3, requires_grad=True), torch.randn(4, 3))
+
+    def g(init: torch.Tensor, xs: torch.Tensor, w: torch.Tensor) -> Any:  # only a closed-over weight needs grad
+        return torch.autograd.grad(scan(lambda c, x: (c * w + x, c.clone()), init, xs)[1].sum(), w)
+
+    with pytest.raises(HopError, match=r"scan: reverse mode under tracing is not supported yet"):
+        make_fx(g, tracing_mode="fake")(torch.randn(3), torch.randn(4, 3), torch.randn(3, requires_grad=True))
+
+
+def test_fake_cond_refuses_a_closed_over_tensor_requiring_grad() -> None:
+    from torchshade.fake import FakeTensorMode
+
+    mode = FakeTensorMode()
+    x, w = mode.from_tensor(torch.randn(3)), mode.from_tensor(torch.randn(3)).requires_grad_()
+    with pytest.raises(HopError, match=r"cond: a branch reads f32\[3\], which requires grad, from its closure.*Pass it in operands"):
+        cond(x.sum() > 0, lambda x: x * w, lambda x: x + w, (x,))
+    out = cond(x.sum() > 0, lambda x, w: x * w, lambda x, w: x + w, (x, w))  # as an operand: fine
+    assert out.requires_grad and out.shape == (3,)

@@ -15,9 +15,9 @@ from torch.utils._pytree import TreeSpec, tree_unflatten
 from torchshade.fake import FakeTensorMode
 
 from ._core import FlatFn, check_structure, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, is_constant, mismatch, same_sizes, same_value
-from ._errors import HopArgumentError
-from ._op import HigherOrderOp
-from ._subgraph import add_node, add_subgraph, align_lifted, outside_trace, trace_body
+from ._errors import HopArgumentError, HopError
+from ._op import HigherOrderOp, needs_grad
+from ._subgraph import active_trace, add_node, add_subgraph, align_lifted, closed_over_grads, outside_trace, trace_body
 
 cond_op = HigherOrderOp("cond")
 """The flat op: ``cond_op(pred, true_fn, false_fn, operands)`` -> tuple of output leaves."""
@@ -97,6 +97,8 @@ def cond_fake(pred: object, true_fn: Callable[..., Sequence[object]], false_fn: 
     """Both branches on the fake operands; outputs merged (``merge_branches``)."""
     mode = fake_mode_of(operands)
     assert mode is not None  # the fake rule runs only on fake operands
+    if torch.is_grad_enabled():
+        _refuse_closed_over_grads(true_fn, false_fn, operands)
     with mode:
         first, second = tuple(true_fn(*operands)), tuple(false_fn(*operands))
     return merge_branches(mode, true_fn, false_fn, first, second)
@@ -142,6 +144,8 @@ def cond_trace(pred: object, true_fn: Callable[..., tuple[object, ...]], false_f
                operands: tuple[object, ...]) -> tuple[object, ...]:  # fmt: skip
     """One ``cond`` node; both branches subgraphs (``true_graph_0``, ``false_graph_0``)."""
     first, second = trace_body(true_fn, operands), trace_body(false_fn, operands)
+    if needs_grad([*first.lifted, *second.lifted]):  # closed-over tensors need grad: the differentiable path
+        return cond_autograd_traced(pred, true_fn, false_fn, operands)
     lifted = align_lifted(first, second, len(operands))
     mode = fake_mode_of([pred, *operands, *first.outputs])
     merged = merge_branches(mode, true_fn, false_fn, first.outputs, second.outputs)
@@ -164,15 +168,19 @@ cond_op.register("autograd")(cond_eager)
 
 
 class CondFunction(torch.autograd.Function):
-    """cond under fake tensors or tracing, differentiable: backward is a cond of the branches' vjps."""
+    """cond under fake tensors or tracing, differentiable: backward is a cond of the branches' vjps.
+
+    ``apply(pred, true_fn, false_fn, count, *inputs)``: both branches take
+    every input (``count`` of them) and close over nothing requiring grad.
+    """
 
     @staticmethod
-    def forward(ctx: Any, pred: object, true_fn: Branch, false_fn: Branch, *operands: object) -> tuple[object, ...]:
-        ctx.branches = (pred, true_fn, false_fn, len(operands))
-        ctx.save_for_backward(*[o for o in operands if isinstance(o, torch.Tensor)])
-        ctx.others = [None if isinstance(o, torch.Tensor) else o for o in operands]
+    def forward(ctx: Any, pred: object, true_fn: Branch, false_fn: Branch, count: int, *inputs: object) -> tuple[object, ...]:
+        ctx.branches = (pred, true_fn, false_fn, count)
+        ctx.save_for_backward(*[o for o in inputs if isinstance(o, torch.Tensor)])
+        ctx.others = [None if isinstance(o, torch.Tensor) else o for o in inputs]
         with torch.no_grad():
-            outs: tuple[object, ...] = cond_op(pred, true_fn, false_fn, operands)
+            outs: tuple[object, ...] = cond_op(pred, true_fn, false_fn, tuple(inputs[:count]))
         ctx.mark_non_differentiable(*[o for o in outs if isinstance(o, torch.Tensor) and not o.is_floating_point()])
         return outs
 
@@ -180,22 +188,22 @@ class CondFunction(torch.autograd.Function):
     def backward(ctx: Any, *grads: object) -> tuple[object, ...]:
         pred, true_fn, false_fn, count = ctx.branches
         tensors = iter(ctx.saved_tensors)
-        operands = tuple(next(tensors) if o is None else o for o in ctx.others)
+        inputs = tuple(next(tensors) if o is None else o for o in ctx.others)
         flat_grads = tuple(g if g is not None else torch.zeros(()) for g in grads)
-        vjps = (_vjp(true_fn, count), _vjp(false_fn, count))
+        vjps = (_vjp(true_fn, len(inputs)), _vjp(false_fn, len(inputs)))
         with torch.no_grad():
-            grad_operands = cond_op(pred, *vjps, (*operands, *flat_grads))
-        return (None, None, None, *grad_operands)
+            grad_inputs = cond_op(pred, *vjps, (*inputs, *flat_grads))
+        return (None, None, None, None, *grad_inputs)
 
 
 Branch = Callable[..., Sequence[object]]
 
 
-def _vjp(fn: Branch, count: int) -> Branch:
-    """``(*operands, *grads) -> grad of each operand`` of one branch (zeros where it has none)."""
+def _vjp(fn: Branch, width: int) -> Branch:
+    """``(*inputs, *grads) -> grad of each input`` of one branch (zeros where it has none)."""
 
     def vjp(*args: object) -> tuple[object, ...]:
-        operands, grads = args[:count], args[count:]
+        operands, grads = args[:width], args[width:]
         with torch.enable_grad():
             inputs = [o.detach().requires_grad_() if isinstance(o, torch.Tensor) and o.is_floating_point() else o for o in operands]
             outs = fn(*inputs)
@@ -216,7 +224,31 @@ def _vjp(fn: Branch, count: int) -> Branch:
 
 
 def cond_autograd_traced(pred: object, true_fn: Branch, false_fn: Branch, operands: tuple[object, ...]) -> tuple[object, ...]:
-    return tuple(CondFunction.apply(pred, true_fn, false_fn, *operands))  # type: ignore[no-untyped-call]  # Function.apply is untyped
+    """Under fake tensors or tracing with grad needed: ``CondFunction`` over branches that take every input.
+
+    Traced, the branches are first traced into subgraphs that take what they
+    close over as arguments (``trace_body``), so the vjps differentiate with
+    respect to those too. Under fake tensors alone a closed-over tensor that
+    requires grad is refused (its gradient would be lost).
+    """
+    if active_trace() is None:
+        _refuse_closed_over_grads(true_fn, false_fn, operands)
+        inputs, branches = operands, (true_fn, false_fn)
+    else:
+        first, second = trace_body(true_fn, operands), trace_body(false_fn, operands)
+        inputs = (*operands, *align_lifted(first, second, len(operands)))
+        branches = (first.module, second.module)
+    return tuple(CondFunction.apply(pred, *branches, len(inputs), *inputs))  # type: ignore[no-untyped-call]  # Function.apply is untyped
+
+
+def _refuse_closed_over_grads(true_fn: Branch, false_fn: Branch, operands: tuple[object, ...]) -> None:
+    captured = closed_over_grads((true_fn, false_fn), operands)
+    if captured:
+        raise HopError(
+            f"cond: a branch reads {describe(captured[0])}, which requires grad, from its closure; "
+            "under fake tensors (without make_fx) its gradient cannot reach it. Pass it in "
+            "operands: cond(pred, true_fn, false_fn, (x, w))."
+        )
 
 
 cond_op.register("autograd_traced")(cond_autograd_traced)

@@ -52,14 +52,25 @@ class HigherOrderOp:
             return "autograd"
         if "autograd_traced" in self.rules:
             return "autograd_traced"
-        raise HopError(
-            f"{self.__name__}: reverse mode under {'tracing' if base == 'trace' else 'fake tensors'} is not "
-            f"supported yet for {self.__name__} (its eager backward is). Trace the forward only "
-            "(inputs that do not require grad, or under torch.no_grad()), or differentiate eagerly."
-        )
+        raise reverse_mode_error(self.__name__, base)
 
     def __call__(self, *args: Any) -> Any:
         return self.rules[self.setting(args)](*args)
 
     def __repr__(self) -> str:
         return f"torchshade.hops.{self.__name__}"
+
+
+def reverse_mode_error(op: str, setting: str) -> HopError:
+    """``op`` cannot be differentiated in ``setting`` ("trace" or "fake") yet."""
+    return HopError(
+        f"{op}: reverse mode under {'tracing' if setting == 'trace' else 'fake tensors'} is not "
+        f"supported yet for {op} (its eager backward is). Trace the forward only (inputs and "
+        "closed-over tensors that do not require grad, or under torch.no_grad()), or "
+        "differentiate eagerly."
+    )
+
+
+def needs_grad(values: Sequence[object]) -> bool:
+    """Grad mode is on and one of ``values`` is a tensor that requires grad."""
+    return torch.is_grad_enabled() and any(isinstance(v, torch.Tensor) and v.requires_grad for v in values)

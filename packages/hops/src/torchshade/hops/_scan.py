@@ -16,8 +16,8 @@ from torch.utils._pytree import tree_unflatten
 
 from ._core import FlatFn, compare_leaves, root, describe, fake_mode_of, flatten_leaves, input_paths, spec_text
 from ._errors import HopArgumentError, OutputMismatchError
-from ._op import HigherOrderOp
-from ._subgraph import add_node, add_subgraph, outside_trace, trace_body
+from ._op import HigherOrderOp, needs_grad, reverse_mode_error
+from ._subgraph import closed_over_grads, add_node, add_subgraph, outside_trace, trace_body
 
 scan_op = HigherOrderOp("scan")
 """The flat op: ``scan_op(combine_fn, init, xs, additional, dim, reverse, length, checkpoint)`` -> (*carry, *ys)."""
@@ -150,6 +150,8 @@ def scan_fake(fn: Callable[..., Sequence[object]], init: tuple[object, ...], xs:
     """combine_fn once on the first slices; the carry as it returned, the ys stacked n times."""
     mode = fake_mode_of([*init, *xs, *additional])
     assert mode is not None  # the fake rule runs only on fake operands
+    if torch.is_grad_enabled() and closed_over_grads((fn,), (*init, *[x.select(dim, 0) for x in xs], *additional)):
+        raise reverse_mode_error("scan", "fake")
     with mode:
         out = fn(*init, *[x.select(dim, 0) for x in xs], *additional)
         check_carry(fn, init, out)
@@ -181,6 +183,8 @@ def scan_trace(fn: Callable[..., tuple[object, ...]], init: tuple[object, ...], 
     with outside_trace(mode):
         slices = [x.select(dim, 0).clone() for x in xs]
     body = trace_body(fn, (*init, *slices, *additional))
+    if needs_grad(body.lifted):
+        raise reverse_mode_error("scan", "trace")
     check_carry(fn, init, body.outputs)
     with outside_trace(mode):
         if mode is None:  # real values: run it

@@ -17,9 +17,9 @@ from torchshade.fake import FakeTensorMode
 
 from ._core import FlatFn, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, spec_text
 from ._errors import HopArgumentError, OutputMismatchError
-from ._op import HigherOrderOp
+from ._op import HigherOrderOp, needs_grad, reverse_mode_error
 from ._scan import segment_length
-from ._subgraph import add_node, add_subgraph, align_lifted, outside_trace, trace_body
+from ._subgraph import closed_over_grads, add_node, add_subgraph, align_lifted, outside_trace, trace_body
 
 while_loop_op = HigherOrderOp("while_loop")
 """The flat op: ``while_loop_op(cond_fn, body_fn, carried, additional, checkpoint)`` -> the final carries."""
@@ -110,6 +110,8 @@ def while_loop_fake(cond_fn: BodyFn, body_fn: BodyFn, carried: tuple[object, ...
     """Unrolled while cond_fn's answer is known; else the carries' metadata, ints unbacked."""
     mode = fake_mode_of([*carried, *additional])
     assert mode is not None  # the fake rule runs only on fake operands
+    if torch.is_grad_enabled() and closed_over_grads((cond_fn, body_fn), (*carried, *additional)):
+        raise reverse_mode_error("while_loop", "fake")
     with mode:
         carry = carried
         while (known := truth(cond_fn(*carry, *additional)[0])) is not None:
@@ -154,6 +156,8 @@ def while_loop_trace(cond_fn: BodyFn, body_fn: BodyFn, carried: tuple[object, ..
     with outside_trace(mode):
         inputs = abstract_carries(mode, carried) if mode is not None else carried
     cond_body, body = trace_body(cond_fn, (*inputs, *additional)), trace_body(body_fn, (*inputs, *additional))
+    if needs_grad([*cond_body.lifted, *body.lifted]):
+        raise reverse_mode_error("while_loop", "trace")
     check_body(body_fn, inputs, body.outputs)
     lifted = align_lifted(cond_body, body, len(inputs) + len(additional))
     with outside_trace(mode):
