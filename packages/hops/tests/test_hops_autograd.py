@@ -132,20 +132,46 @@ def test_traced_cond_backward_is_a_second_cond(mode: str) -> None:
         torch.testing.assert_close(gm(xs, w), f(xs, w))
 
 
-def test_reverse_mode_of_traced_scan_is_refused_by_name() -> None:
+def _scan_grads(init: torch.Tensor, xs: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    c, ys = scan(lambda c, x: (torch.tanh(c * w + x), (c * 2).sin()), init, xs)  # w closed over
+    return torch.autograd.grad(c.sum() + ys.pow(2).sum(), (init, xs, w))
+
+
+@pytest.mark.parametrize("mode", ["real", "fake", "symbolic"])
+def test_traced_scan_backward_is_a_reverse_scan(mode: str) -> None:
     from torchshade.trace import make_fx
 
-    def f(init: torch.Tensor, xs: torch.Tensor) -> Any:
-        return torch.autograd.grad(scan(_step, init, xs)[1].sum(), init)
+    args = (torch.randn(3, requires_grad=True), torch.randn(5, 3, requires_grad=True), torch.randn(3, requires_grad=True))
+    gm = make_fx(_scan_grads, tracing_mode=mode)(*args)
+    scans = [n for n in gm.graph.nodes if getattr(n.target, "__name__", "") == "scan"]
+    assert [n.args[5] for n in scans] == [False, True]  # the forward, then backward scanning the other way
+    torch.testing.assert_close(gm(*args), _scan_grads(*args))
+    if mode == "symbolic":
+        new = (torch.randn(4, requires_grad=True), torch.randn(8, 4, requires_grad=True), torch.randn(4, requires_grad=True))
+        torch.testing.assert_close(gm(*new), _scan_grads(*new))
 
-    with pytest.raises(HopError, match=r"scan: reverse mode under tracing is not supported yet"):
-        make_fx(f, tracing_mode="symbolic")(torch.randn(3, requires_grad=True), torch.randn(4, 3))
 
-    def g(init: torch.Tensor, xs: torch.Tensor, w: torch.Tensor) -> Any:  # only a closed-over weight needs grad
-        return torch.autograd.grad(scan(lambda c, x: (c * w + x, c.clone()), init, xs)[1].sum(), w)
+def test_fake_scan_backward_gives_fake_gradients_of_the_right_shapes() -> None:
+    from torchshade.fake import FakeTensorMode
+    from torchshade.shapes import ShapeEnv
 
-    with pytest.raises(HopError, match=r"scan: reverse mode under tracing is not supported yet"):
-        make_fx(g, tracing_mode="fake")(torch.randn(3), torch.randn(4, 3), torch.randn(3, requires_grad=True))
+    mode = FakeTensorMode(shape_env=ShapeEnv())
+    init, xs = mode.from_tensor(torch.randn(3)).requires_grad_(), mode.from_tensor(torch.randn(5, 3)).requires_grad_()
+    with mode:
+        _, ys = scan(lambda c, x: (torch.tanh(c + x), c * 2), init, xs)
+        grads = torch.autograd.grad(ys.sum(), (init, xs))
+    assert [g.shape for g in grads] == [init.shape, xs.shape]
+
+
+def test_reverse_mode_of_traced_while_loop_is_refused_by_name() -> None:
+    from torchshade.trace import make_fx
+
+    def f(x: torch.Tensor) -> Any:
+        out = while_loop(lambda x: x.sum() < 10, lambda x: (x * 2,), (x,))[0]
+        return torch.autograd.grad(out.sum(), x)
+
+    with pytest.raises(HopError, match=r"while_loop: reverse mode under tracing is not supported yet"):
+        make_fx(f, tracing_mode="symbolic")(torch.rand(3, requires_grad=True) + 1)
 
 
 def test_fake_cond_refuses_a_closed_over_tensor_requiring_grad() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils.checkpoint import checkpoint as torch_checkpoint
@@ -17,7 +17,7 @@ from torch.utils._pytree import tree_unflatten
 from ._core import FlatFn, compare_leaves, root, describe, fake_mode_of, flatten_leaves, input_paths, spec_text
 from ._errors import HopArgumentError, OutputMismatchError
 from ._op import HigherOrderOp, needs_grad, reverse_mode_error
-from ._subgraph import closed_over_grads, add_node, add_subgraph, outside_trace, trace_body
+from ._subgraph import active_trace, closed_over_grads, add_node, add_subgraph, outside_trace, trace_body
 
 scan_op = HigherOrderOp("scan")
 """The flat op: ``scan_op(combine_fn, init, xs, additional, dim, reverse, length, checkpoint)`` -> (*carry, *ys)."""
@@ -151,7 +151,7 @@ def scan_fake(fn: Callable[..., Sequence[object]], init: tuple[object, ...], xs:
     mode = fake_mode_of([*init, *xs, *additional])
     assert mode is not None  # the fake rule runs only on fake operands
     if torch.is_grad_enabled() and closed_over_grads((fn,), (*init, *[x.select(dim, 0) for x in xs], *additional)):
-        raise reverse_mode_error("scan", "fake")
+        raise reverse_mode_error("scan", "fake")  # a closed-over tensor's gradient would be lost
     with mode:
         out = fn(*init, *[x.select(dim, 0) for x in xs], *additional)
         check_carry(fn, init, out)
@@ -183,8 +183,8 @@ def scan_trace(fn: Callable[..., tuple[object, ...]], init: tuple[object, ...], 
     with outside_trace(mode):
         slices = [x.select(dim, 0).clone() for x in xs]
     body = trace_body(fn, (*init, *slices, *additional))
-    if needs_grad(body.lifted):
-        raise reverse_mode_error("scan", "trace")
+    if needs_grad(body.lifted):  # closed-over tensors need grad: the differentiable path
+        return scan_autograd_traced(fn, init, xs, additional, dim, reverse, length, checkpoint)
     check_carry(fn, init, body.outputs)
     with outside_trace(mode):
         if mode is None:  # real values: run it
@@ -246,3 +246,90 @@ def segment_length(checkpoint: int | str | None, n: int, op: str) -> int | None:
 
 
 scan_op.register("autograd")(scan_autograd)
+
+
+class ScanFunction(torch.autograd.Function):
+    """scan under fake tensors or tracing, differentiable: backward is a reverse scan of the step's vjp.
+
+    ``apply(fn, shape, *init, *xs, *additional)`` with ``shape = (k, m, dim,
+    reverse, length)``. The forward scans ``fn`` with each step's input carry
+    as an extra ``y`` (so backward has every carry, stacked); backward scans
+    the other way, the carry being the carries' gradient and the running sum
+    of the ``additional`` inputs' gradients, each ``y`` an ``x``'s gradient.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, fn: Step, shape: tuple[int, int, int, bool, int | None], *inputs: object) -> tuple[object, ...]:
+        k, m, dim, reverse, length = shape
+        init, xs, additional = inputs[:k], inputs[k : k + m], inputs[k + m :]
+        with torch.no_grad():
+            outs = scan_op(_with_carries(fn, k), init, xs, additional, dim, reverse, length, None)
+        n_ys = len(outs) - 2 * k
+        ctx.state = (fn, shape, n_ys)
+        ctx.ys = [(y.shape, y.dtype, y.device) for y in outs[k : k + n_ys]]
+        ctx.save_for_backward(*xs, *outs[k + n_ys :], *additional)
+        return tuple(outs[: k + n_ys])
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[object, ...]:
+        fn, (k, m, dim, reverse, length), n_ys = ctx.state
+        saved = ctx.saved_tensors
+        xs, carries, additional = saved[:m], saved[m : m + k], saved[m + k :]
+        g_carry = [torch.zeros_like(c.select(dim, 0)) if g is None else g for g, c in zip(grads[:k], carries)]
+        g_ys = [torch.zeros(meta[0], dtype=meta[1], device=meta[2]) if g is None else g for g, meta in zip(grads[k:], ctx.ys)]
+        start = (*g_carry, *[torch.zeros_like(a) for a in additional])
+        step = _step_vjp(fn, k, m, n_ys, len(additional))
+        with torch.no_grad():
+            outs = scan_op(step, start, (*xs, *carries, *g_ys), tuple(additional), dim, not reverse, length, None)
+        a = len(additional)
+        return (None, None, *outs[:k], *outs[k + a :], *outs[k : k + a])
+
+
+def _with_carries(fn: Step, k: int) -> Step:
+    def step(*args: object) -> tuple[object, ...]:
+        return (*fn(*args), *[c.clone() for c in args[:k]])  # type: ignore[attr-defined]  # carries are tensors
+
+    return step
+
+
+def _step_vjp(fn: Step, k: int, m: int, n_ys: int, a: int) -> Step:
+    """One backward step: ``(*g_carry, *g_acc, *x, *carry, *g_y, *additional) -> (*g_carry', *g_acc', *g_x)``."""
+
+    def step(*args: object) -> tuple[object, ...]:
+        tensors = cast(tuple[torch.Tensor, ...], args)  # every argument of a backward step is a tensor
+        g_carry, g_acc, x = tensors[:k], tensors[k : k + a], tensors[k + a : k + a + m]
+        carry, rest = tensors[k + a + m : k + a + m + k], tensors[k + a + m + k :]
+        g_y, additional = rest[:n_ys], rest[n_ys:]
+        with torch.enable_grad():
+            inputs = [t.detach().requires_grad_() for t in (*carry, *x, *additional)]
+            outs = cast(list[torch.Tensor], list(fn(*inputs)))
+            found = torch.autograd.grad(outs, inputs, [*g_carry, *g_y], allow_unused=True)
+        found = tuple(torch.zeros_like(i) if g is None else g for g, i in zip(found, inputs))
+        g_a = [acc + g for acc, g in zip(g_acc, found[k + m :])]
+        return (*found[:k], *g_a, *found[k : k + m])
+
+    return step
+
+
+def scan_autograd_traced(fn: Step, init: tuple[object, ...], xs: tuple[torch.Tensor, ...], additional: tuple[object, ...],
+                         dim: int, reverse: bool, length: int | None, checkpoint: int | str | None = None) -> tuple[object, ...]:  # fmt: skip
+    """Under fake tensors or tracing with grad needed: ``ScanFunction`` over a step that takes every input."""
+    if not xs or not all(isinstance(t, torch.Tensor) and t.is_floating_point() for t in (*init, *additional)):
+        raise reverse_mode_error("scan", "trace" if active_trace() is not None else "fake")
+    if active_trace() is None:
+        if closed_over_grads((fn,), (*init, *[x.select(dim, 0) for x in xs], *additional)):
+            raise reverse_mode_error("scan", "fake")
+    else:
+        mode = fake_mode_of([*init, *xs, *additional])
+        with outside_trace(mode):
+            slices = [x.select(dim, 0).clone() for x in xs]
+        body = trace_body(fn, (*init, *slices, *additional))
+        check_carry(fn, init, body.outputs)
+        fn, additional = body.module, (*additional, *body.lifted)
+        if not all(isinstance(t, torch.Tensor) and t.is_floating_point() for t in additional):
+            raise reverse_mode_error("scan", "trace")
+    shape = (len(init), len(xs), dim, reverse, length)
+    return tuple(ScanFunction.apply(fn, shape, *init, *xs, *additional))  # type: ignore[no-untyped-call]  # Function.apply is untyped
+
+
+scan_op.register("autograd_traced")(scan_autograd_traced)
