@@ -121,6 +121,21 @@ class FlatFn:
             raise InputMutationError(self._mutation_message(i, versions[i], after[i]))
         return fix_aliases(self, leaves, outs) if self.check_aliases else tuple(outs)
 
+    def call_tensors(self, args: tuple[torch.Tensor, ...]) -> tuple[Leaf, ...]:
+        """``self(*args)`` after a first call, for tensor arguments that are one leaf each: the loop's fast path.
+
+        The same checks of mutation; no aliasing checks (the caller makes its
+        outputs new at the end).
+        """
+        versions = [t._version for t in args]
+        out = self.fn(*args)
+        if type(out) is not tuple or len(out) != self.width:
+            out = tuple(tree_flatten(out)[0])
+        if [t._version for t in args] != versions:
+            i = next(i for i, (a, t) in enumerate(zip(versions, args)) if a != t._version)
+            raise InputMutationError(self._mutation_message(i, versions[i], args[i]._version))
+        return out
+
     def _mutation_message(self, i: int, before: int, after: int) -> str:
         return (
             f"{self.op}: {self.name} changed its input {self.paths[i]} in place (its version "

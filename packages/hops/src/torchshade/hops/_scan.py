@@ -116,13 +116,18 @@ def run_steps(fn: Step, carry: Sequence[object], slices: Sequence[Sequence[torch
     k = len(carry)
     ys: list[Sequence[object]] = []
     per_step = list(zip(*slices)) if slices else [()] * (max(steps) + 1 if steps else 0)
+    fast = isinstance(fn, FlatFn) and fn.all_leaves and all(isinstance(t, torch.Tensor) for t in (*carry, *additional))
     for i in steps:
-        out = fn(*carry, *per_step[i], *additional)
+        if fast and not check:
+            out = fn.call_tensors((*carry, *per_step[i], *additional))  # type: ignore[attr-defined]  # a FlatFn of tensors when fast
+        else:
+            out = fn(*carry, *per_step[i], *additional)
         if check:
             check_carry(fn, carry, out)
             check = False
             if isinstance(fn, FlatFn):  # the step that checked is representative; the outputs
                 fn.check_aliases = False  # are made new at the end (finish), not at each step
+            fast = fast and fn.width > 0 and all(isinstance(t, torch.Tensor) for t in out[:k])  # type: ignore[attr-defined]  # a FlatFn when fast
         carry = out[:k]
         ys.append(out[k:])
     if isinstance(fn, FlatFn):
