@@ -80,3 +80,13 @@ def test_carry_mismatch() -> None:
         while_loop(lambda i, x: i < 3, lambda i, x: (i + 1,), (torch.tensor(0), torch.ones(2)))
     with pytest.raises(OutputMismatchError, match=r"output \[1\] is f32\[2\] in carried_inputs but f32\[4\] in body_fn's output \(its shape differs\)"):
         while_loop(lambda i, x: i < 3, lambda i, x: (i + 1, x.repeat(2)), (torch.tensor(0), torch.ones(2)))
+
+
+def test_mutation_in_a_later_step_is_caught() -> None:
+    def combine(c: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if c.sum() > 2:  # only from the third step on
+            x.mul_(2)
+        return c + 1, x.clone()
+
+    with pytest.raises(InputMutationError, match=r"scan: combine_fn changed its input xs in place"):
+        scan(combine, torch.zeros(1), torch.ones(5, 1))
