@@ -140,10 +140,31 @@ def outer_arg(value: object) -> object:
 
 
 def align_lifted(first: Body, second: Body, count: int) -> list[object]:
-    """Both bodies take ``count`` arguments, then ``first``'s lifted values, then ``second``'s."""
-    _insert_placeholders(first.module, count + len(first.lifted), len(second.lifted), "other_")
+    """Both bodies take ``count`` arguments, then ``first``'s lifted values, then ``second``'s own.
+
+    A value both closed over is passed once: ``second``'s placeholder for it
+    is replaced by the one for ``first``'s.
+    """
+    keys = [_key(v) for v in first.lifted]
+    only = [v for v in second.lifted if _key(v) not in keys]
+    _insert_placeholders(first.module, count + len(first.lifted), len(only), "other_")
     _insert_placeholders(second.module, count, len(first.lifted), "other_")
-    return [*first.lifted, *second.lifted]
+    graph = second.module.graph
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    own = placeholders[count + len(first.lifted) :]
+    for node, value in zip(own, second.lifted):
+        if _key(value) in keys:
+            node.replace_all_uses_with(placeholders[count + keys.index(_key(value))])
+            graph.erase_node(node)
+    second.module.recompile()
+    return [*first.lifted, *only]
+
+
+def _key(value: object) -> object:
+    """What makes two lifted values the same: the tensor itself, a symbol's expression."""
+    if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        return value.node.expr
+    return id(value)
 
 
 def _insert_placeholders(gm: fx.GraphModule, index: int, count: int, prefix: str) -> None:
