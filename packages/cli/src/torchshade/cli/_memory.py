@@ -23,6 +23,7 @@ from torchshade.fake import FakeTensorMode
 from torchshade.shapes import ShapeEnv
 
 from ._errors import FactoryError
+from ._frames import user_frames
 from ._liveness import Bytes, Evaluator, Liveness, to_bytes, to_expr
 from ._models import parameter_count
 from ._spec import TensorSpec, named_dims
@@ -148,8 +149,7 @@ def _guards(env: ShapeEnv, names: Mapping[Any, str]) -> list[str]:
 
 
 def _run_failed(target: str, error: BaseException) -> str:
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if "/torchshade/" not in f.filename
-              and "/torch/" not in f.filename]  # fmt: skip
+    frames = user_frames(error.__traceback__)
     lines = traceback.format_list(frames) + traceback.format_exception_only(error)
     return (f"TARGET {target!r}: running the model on fake inputs raised:\nTraceback (most recent call last):\n"
             f"{''.join(lines).rstrip()}\nFix the error above in your model, or check the --input specs.")  # fmt: skip

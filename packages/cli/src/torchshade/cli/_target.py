@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._errors import FactoryError, TargetError
+from ._frames import user_frames
 from ._models import BUILTIN_MODELS, Model
 from ._spec import TensorSpec, parse_spec
 
@@ -78,6 +79,6 @@ def build(model: Model) -> tuple[Callable[..., object], tuple[TensorSpec, ...]]:
 
 def _user_traceback(headline: str, error: BaseException) -> str:
     """The headline and the traceback of ``error`` without this package's own frames."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if "torchshade/cli" not in f.filename]
+    frames = user_frames(error.__traceback__)
     lines = traceback.format_list(frames) + traceback.format_exception_only(error)
     return f"{headline}:\nTraceback (most recent call last):\n{''.join(lines).rstrip()}\nFix the error above in your code."

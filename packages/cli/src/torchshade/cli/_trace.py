@@ -24,6 +24,7 @@ from torchshade.fake import FakeTensorMode
 from torchshade.trace import make_fx
 
 from ._errors import FactoryError
+from ._frames import user_frames
 from ._spec import DTYPE_NAMES, TensorSpec, named_dims
 
 HINTS = (11, 13, 17, 19, 23, 29, 31, 37, 41, 43)
@@ -85,7 +86,7 @@ def trace_model(target: str, fn: Callable[..., object], specs: Sequence[TensorSp
         with torch.no_grad():  # the forward graph: no autograd bookkeeping (hops' scan refuses it under tracing)
             gm = make_fx(call, tracing_mode=tracing_mode)(*args)
     except Exception as error:
-        frames = [f for f in traceback.extract_tb(error.__traceback__) if "/torch" not in f.filename]
+        frames = user_frames(error.__traceback__)
         text = "".join(traceback.format_list(frames) + traceback.format_exception_only(error)).rstrip()
         raise FactoryError(f"TARGET {target!r}: tracing the model raised:\nTraceback (most recent call last):\n"
                            f"{text}\nFix the error above in your model, or check the --input specs.") from error  # fmt: skip

@@ -17,24 +17,39 @@ import traceback
 from collections.abc import Mapping
 from types import FrameType
 
+import sympy
 import torch
 
+import torchshade
+
 Frame = tuple[str, int, str]
-_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
-_STDLIB = sysconfig.get_paths()["stdlib"] + os.sep
-_TORCHSHADE = os.sep + "torchshade" + os.sep
+def _real_dir(path: str) -> str:
+    return os.path.join(os.path.realpath(path), "")
+
+
+_TORCH_DIR = _real_dir(os.path.dirname(torch.__file__))
+_SYMPY_DIR = _real_dir(os.path.dirname(sympy.__file__))
+_STDLIB = _real_dir(sysconfig.get_paths()["stdlib"])
+_SITE = tuple({_real_dir(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")})
 _internal: dict[str, bool] = {}
 
 
+def _our_dirs() -> tuple[str, ...]:
+    """The real folders of the installed torchshade packages (each ``src/torchshade``
+    of a development install, or ``site-packages/torchshade``). A user's folder that
+    is merely called ``torchshade`` (a clone of this repository) is user code."""
+    return tuple(_real_dir(path) for path in torchshade.__path__)
+
+
 def _is_internal(filename: str) -> bool:
+    """Frames of torch, sympy, the standard library and our packages, by real location."""
     found = _internal.get(filename)
     if found is None:
+        real = os.path.realpath(filename)
         found = (
-            filename.startswith(_TORCH_DIR)
-            or _TORCHSHADE in filename
-            or filename.startswith("<frozen")
-            or (filename.startswith(_STDLIB) and "site-packages" not in filename)
-            or os.sep + "sympy" + os.sep in filename
+            filename.startswith("<frozen")
+            or real.startswith((_TORCH_DIR, _SYMPY_DIR, *_our_dirs()))
+            or (real.startswith(_STDLIB) and not real.startswith(_SITE))
         )
         _internal[filename] = found
     return found
