@@ -21,7 +21,10 @@ def forward_raises():
 
 @pytest.fixture
 def source(tmp_path: Path) -> Path:
-    path = tmp_path / "m.py"
+    # In a folder named torchshade, as a clone of this repository is: the user's
+    # frames must still be shown (they are told apart by real locations, not names).
+    path = tmp_path / "torchshade" / "m.py"
+    path.parent.mkdir()
     path.write_text(NO_SPECS)
     return path
 
