@@ -162,3 +162,13 @@ def test_mutation_is_an_error_under_trace() -> None:
 
     with pytest.raises(InputMutationError, match=r"cond: true_fn changed its input operands\[0\] in place"):
         make_fx(f, tracing_mode="symbolic")(torch.randn(3))
+
+
+def test_symbolic_while_loop_reruns_at_new_sizes_and_fake_prop_goes_through() -> None:
+    gm = make_fx(f_while, tracing_mode="symbolic")(torch.tensor(0), torch.randn(3), torch.full((3,), 0.5))
+    args = (torch.tensor(1), torch.randn(6), torch.full((6,), 0.25))
+    torch.testing.assert_close(gm(*args), f_while(*args))
+    mode = FakeTensorMode(shape_env=ShapeEnv())
+    FakeTensorProp(gm, mode).propagate(*[mode.from_tensor(a) for a in args])
+    (node,) = _hop_nodes(gm, "while_loop")
+    assert [tuple(int(s.node.hint) for s in t.shape) for t in node.meta["val"]] == [(), (6,)]
