@@ -414,11 +414,18 @@ def print_table(title: str, timings: Sequence[Timing], seconds: Callable[[Timing
     print("".join(f"{h:>11}" for h in head))
     for t in timings:
         ms = {label: 1000 * seconds(t, label) for label in t.runs}
-        cells = [t.config.name, str(t.config.layers), f"{ms['meta']:.0f}", f"{ms['torch']:.0f}", f"{ms['ours']:.0f}",
-                 f"{ratio(t, 'ours', 'torch'):.2f}x", f"{ms['torch+SE']:.0f}", f"{ms['ours+SE']:.0f}",
-                 f"{ratio(t, 'ours+SE', 'torch+SE'):.2f}x", f"{ms['torch+SE*']:.0f}", f"{ms['ours+SE*']:.0f}",
-                 f"{ratio(t, 'ours+SE*', 'torch+SE*'):.2f}x", f"{ms['torch+SE*d']:.0f}", f"{ms['ours+SE*d']:.0f}",
-                 f"{ratio(t, 'ours+SE*d', 'torch+SE*d'):.2f}x", f"{ratio(t, 'ours+SE', 'ours'):.2f}x"]
+
+        def time_of(label: str) -> str:
+            return f"{ms[label]:.0f}" if label in ms else "-"
+
+        def ratio_of(a: str, b: str) -> str:
+            return f"{ratio(t, a, b):.2f}x" if a in ms and b in ms else "-"
+
+        cells = [t.config.name, str(t.config.layers), time_of("meta"), time_of("torch"), time_of("ours"),
+                 ratio_of("ours", "torch"), time_of("torch+SE"), time_of("ours+SE"), ratio_of("ours+SE", "torch+SE"),
+                 time_of("torch+SE*"), time_of("ours+SE*"), ratio_of("ours+SE*", "torch+SE*"),
+                 time_of("torch+SE*d"), time_of("ours+SE*d"), ratio_of("ours+SE*d", "torch+SE*d"),
+                 ratio_of("ours+SE", "ours")]
         print("".join(f"{c:>11}" for c in cells))
 
 
@@ -447,6 +454,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seq", type=int, default=128)
     parser.add_argument("--no-memory", action="store_true", help="skip the 70B memory subprocesses")
+    parser.add_argument("--variants", help="comma-separated labels to run (default: all), e.g. "
+                        "ours,torch,ours+SE*,torch+SE*; a ratio needs both of its columns")
     parser.add_argument("--ours", default=OURS_FAKE, help="module holding our FakeTensorMode")
     parser.add_argument("--ours-shapes", default=OURS_SHAPES, help="module holding our ShapeEnv")
     parser.add_argument("--child", nargs=2, metavar=("MODEL", "VARIANT"), help=argparse.SUPPRESS)
@@ -460,7 +469,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return child(args.child[0], args.child[1], args)
     if args.quick:
         args.repeats, args.layers = min(args.repeats, 2), args.layers or 4
-    chosen = variants(args)
+    chosen = [v for v in variants(args) if args.variants is None or v.label in args.variants.split(",")]
     timings = []
     for name in args.models.split(","):
         c = CONFIGS[name] if args.layers is None else replace(CONFIGS[name], layers=args.layers)
