@@ -90,3 +90,13 @@ def test_mutation_in_a_later_step_is_caught() -> None:
 
     with pytest.raises(InputMutationError, match=r"scan: combine_fn changed its input xs in place"):
         scan(combine, torch.zeros(1), torch.ones(5, 1))
+
+
+def test_carry_mutation_in_a_later_step_is_caught() -> None:
+    def combine(c: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if c.sum() > 2:
+            c.add_(1)
+        return c + x, x.clone()
+
+    with pytest.raises(InputMutationError, match=r"scan: combine_fn changed its input init in place \(its version went from"):
+        scan(combine, torch.zeros(1), torch.ones(5, 1))

@@ -121,20 +121,32 @@ class FlatFn:
             raise InputMutationError(self._mutation_message(i, versions[i], after[i]))
         return fix_aliases(self, leaves, outs) if self.check_aliases else tuple(outs)
 
-    def call_tensors(self, args: tuple[torch.Tensor, ...]) -> tuple[Leaf, ...]:
-        """``self(*args)`` after a first call, for tensor arguments that are one leaf each: the loop's fast path.
+    def call_tensors(self, args: tuple[torch.Tensor, ...], watch: int) -> tuple[Leaf, ...]:
+        """``self(*args)`` after a first call, for tensor arguments that are one leaf each: a loop's fast path.
 
-        The same checks of mutation; no aliasing checks (the caller makes its
-        outputs new at the end).
+        Only ``args[:watch]`` (a loop's carries) are checked for mutation here;
+        the caller checks the others once after the loop (their versions are
+        those of tensors that outlive it). No aliasing checks: the caller
+        makes its outputs new at the end.
         """
-        versions = [t._version for t in args]
-        out = self.fn(*args)
+        if watch == 1:  # the common single carry, without building lists
+            before = args[0]._version
+            out = self.fn(*args)
+            if args[0]._version != before:
+                self.check_versions(args[:1], [before])
+        else:
+            versions = [t._version for t in args[:watch]]
+            out = self.fn(*args)
+            self.check_versions(args[:watch], versions)
         if type(out) is not tuple or len(out) != self.width:
             out = tuple(tree_flatten(out)[0])
-        if [t._version for t in args] != versions:
-            i = next(i for i, (a, t) in enumerate(zip(versions, args)) if a != t._version)
-            raise InputMutationError(self._mutation_message(i, versions[i], args[i]._version))
         return out
+
+    def check_versions(self, args: Sequence[object], versions: Sequence[int], offset: int = 0) -> None:
+        """InputMutationError if an argument's version is no longer the one in ``versions``."""
+        for i, (t, v) in enumerate(zip(args, versions)):
+            if isinstance(t, torch.Tensor) and t._version != v:
+                raise InputMutationError(self._mutation_message(offset + i, v, t._version))
 
     def _mutation_message(self, i: int, before: int, after: int) -> str:
         return (

@@ -117,9 +117,11 @@ def run_steps(fn: Step, carry: Sequence[object], slices: Sequence[Sequence[torch
     ys: list[Sequence[object]] = []
     per_step = list(zip(*slices)) if slices else [()] * (max(steps) + 1 if steps else 0)
     fast = isinstance(fn, FlatFn) and fn.all_leaves and all(isinstance(t, torch.Tensor) for t in (*carry, *additional))
+    others = [*(per_step[steps[0]] if steps else ()), *additional]  # outlive the loop: checked once, after it
+    versions = [t._version if isinstance(t, torch.Tensor) else -1 for t in others]
     for i in steps:
         if fast and not check:
-            out = fn.call_tensors((*carry, *per_step[i], *additional))  # type: ignore[attr-defined]  # a FlatFn of tensors when fast
+            out = fn.call_tensors((*carry, *per_step[i], *additional), k)  # type: ignore[attr-defined]  # a FlatFn of tensors when fast
         else:
             out = fn(*carry, *per_step[i], *additional)
         if check:
@@ -132,6 +134,7 @@ def run_steps(fn: Step, carry: Sequence[object], slices: Sequence[Sequence[torch
         ys.append(out[k:])
     if isinstance(fn, FlatFn):
         fn.check_aliases = True
+        fn.check_versions(others, versions, offset=k)  # xs share their slices' versions
     return carry, ys
 
 
