@@ -54,9 +54,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
-from torch._decomp import decomposition_table, meta_table
 from torchshade.shapes._tracing import ACTIVE as _SYM_OP_TRACERS
 
+from . import _torch_private as private
 from . import _kernel
 from ._kernel import call_in_kernel
 from ._tensor import FakeTensor
@@ -72,16 +72,16 @@ _NEVER = frozenset(
     {torch.Tag.dynamic_output_shape, torch.Tag.data_dependent_output, torch.Tag.inplace_view}
 )
 _MAX_ENTRIES = 200_000
-_PYTHON_DISPATCHER = torch._C.DispatchKey.PythonDispatcher
+_PYTHON_DISPATCHER = private.DispatchKey.PythonDispatcher
 _STRIDED = torch.strided
 # Read on every dispatch: bound once (each is a C function).
 _default_dtype = torch.get_default_dtype
-_default_device = torch._C._get_default_device
+_default_device = private.get_default_device
 _inference_mode = torch.is_inference_mode_enabled
-_tls_included = torch._C._dispatch_tls_is_dispatch_key_included
-_modes_on_stack = torch._C._len_torch_dispatch_stack
+_tls_included = private.dispatch_tls_is_dispatch_key_included
+_modes_on_stack = private.len_torch_dispatch_stack
 # The tables whose sizes make the registration stamp (each mutated in place).
-_TABLES = (decomposition_table, meta_table, torch.library._impls)
+_TABLES = (private.decomposition_table, private.meta_table, torch.library._impls)
 
 
 class CacheInfo(NamedTuple):
@@ -275,7 +275,7 @@ def rebuild(mode: FakeTensorMode, spec: OutputSpec, tensors: Sequence[torch.Tens
         assert isinstance(view, torch.Tensor)  # as_strided returns a tensor
         elem = view
     else:
-        with torch._C._DisableTorchDispatch():
+        with private.DisableTorchDispatch():
             if spec.view_of is None:
                 elem = torch.empty_strided(spec.shape, spec.stride, dtype=spec.dtype, device=_META)
             else:
@@ -283,8 +283,8 @@ def rebuild(mode: FakeTensorMode, spec: OutputSpec, tensors: Sequence[torch.Tens
                 source = tensors[spec.view_of].untyped_storage()
                 elem.set_(source, spec.offset, spec.shape, spec.stride)
     if spec.conj or spec.neg or spec.symbolic:  # fresh and set_ tensors have neither bit
-        torch._C._set_conj(elem, spec.conj)
-        torch._C._set_neg(elem, spec.neg)
+        private.set_conj(elem, spec.conj)
+        private.set_neg(elem, spec.neg)
     return FakeTensor(mode, elem, spec.device)
 
 

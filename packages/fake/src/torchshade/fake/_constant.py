@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from . import _torch_private as private
 from ._tensor import FakeTensor
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def propagate(
         return NOT_CONSTANT
     real_args, real_kwargs = _swap(args), {k: _swap(v) for k, v in kwargs.items()}
     assert isinstance(real_args, (list, tuple))  # args is a sequence
-    with torch._C._DisableTorchDispatch():
+    with private.DisableTorchDispatch():
         out = func(*real_args, **real_kwargs)
     flat = out if isinstance(out, (list, tuple)) else (out,)
     outs = [o for o in flat if isinstance(o, torch.Tensor)]

@@ -36,6 +36,7 @@ import torch
 from torch.multiprocessing.reductions import StorageWeakRef
 from torch.utils.weak import WeakTensorKeyDictionary
 
+from . import _torch_private as private
 from ._errors import FakeModeMismatchError
 from ._tensor import FakeTensor
 
@@ -136,7 +137,7 @@ class FakeTensorConverter:
             return None
         strides = self._strides_over(grad, fake.shape, f"{source}.grad")
         elem = self._fresh_elem(grad, fake.shape, strides, 0, True)
-        torch._C._autograd._unsafe_set_version_counter((elem,), (grad._version,))
+        private.unsafe_set_version_counter((elem,), (grad._version,))
         out = FakeTensor(self._mode, elem, grad.device, requires_grad=grad.requires_grad)
         self._tensors[grad] = out
         return out
@@ -174,7 +175,7 @@ class FakeTensorConverter:
             return self._convert_view(t, base, sizes, strides, offset, source)
         elem = self._fresh_elem(t, sizes, strides, offset, symbolic)
         # set_ bumped the version; the fake starts where the real tensor is.
-        torch._C._autograd._unsafe_set_version_counter((elem,), (t._version,))
+        private.unsafe_set_version_counter((elem,), (t._version,))
         fake = FakeTensor(self._mode, elem, t.device, requires_grad=t.requires_grad)
         if t.requires_grad and not t.is_leaf:
             fake = self._make_non_leaf(fake)

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import torch
-import torch._library.fake_impl
 
+from . import _torch_private as private
 from ._errors import DynamicOutputShapeException, MissingFakeImplError
 from ._spec import tensor_str
 
@@ -56,10 +56,10 @@ def run_custom_fake_impl(
     """Run the fake impl registered for ``func`` under ``mode`` with a ctx set."""
     from ._kernel import under_mode  # _kernel imports this module
 
-    kernel = torch._library.simple_registry.singleton.find(func.name()).fake_impl.kernel
+    kernel = private.custom_op_registry.find(func.name()).fake_impl.kernel
     assert kernel is not None  # choose_plan picked CUSTOM because it exists
     ctx = FakeImplCtx(mode, func)
-    with torch._library.fake_impl.set_ctx_getter(lambda: ctx):
+    with private.fake_impl.set_ctx_getter(lambda: ctx):
         return under_mode(mode, kernel, args, kwargs)
 
 

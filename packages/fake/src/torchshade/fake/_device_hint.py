@@ -22,8 +22,8 @@ import threading
 from collections.abc import Callable
 from types import TracebackType
 
-import torch._meta_registrations as meta_registrations
 
+from . import _torch_private as private
 from ._tensor import FakeTensor
 
 HintFn = Callable[[object], str]
@@ -41,7 +41,7 @@ class DeviceHint:
         with self._lock:
             self._users += 1
             if self._users == 1:
-                self._replaced = meta_registrations.device_hint
+                self._replaced = private.meta_registrations.device_hint
                 _set(self._hint)
 
     def __exit__(
@@ -54,13 +54,13 @@ class DeviceHint:
             self._users -= 1
             if self._users == 0:
                 replaced, self._replaced = self._replaced, None
-                if replaced is not None and meta_registrations.device_hint == self._hint:
+                if replaced is not None and private.meta_registrations.device_hint == self._hint:
                     _set(replaced)
 
     @property
     def installed(self) -> bool:
         """Whether our wrapper is in torch's module now."""
-        return bool(meta_registrations.device_hint == self._hint)
+        return bool(private.meta_registrations.device_hint == self._hint)
 
     def _hint(self, tensor: object) -> str:
         if isinstance(tensor, FakeTensor):
@@ -72,7 +72,7 @@ class DeviceHint:
 
 def _set(fn: HintFn) -> None:
     # setattr: mypy types the module attribute as that one function.
-    setattr(meta_registrations, "device_hint", fn)  # noqa: B010
+    setattr(private.meta_registrations, "device_hint", fn)  # noqa: B010
 
 
 DEVICE_HINT = DeviceHint()

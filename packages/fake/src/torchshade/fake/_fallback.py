@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from . import _torch_private as private
 from ._tensor import FakeTensor
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def _zeros_like(t: FakeTensor) -> torch.Tensor:
 
 def _sparse_zeros_like(t: FakeTensor) -> torch.Tensor:
     """A valid real sparse tensor with ``t``'s layout, size and component sizes."""
-    with torch._C._DisableTorchDispatch(), warnings.catch_warnings():
+    with private.DisableTorchDispatch(), warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta")
         if t.layout == torch.sparse_coo:
             indices, values = t._indices(), t._values()
@@ -94,7 +95,7 @@ def run_fallback(
     mode.uncacheable_events += 1  # modes without fallback must not be served this
     real_args = [to_real(a) for a in args]
     real_kwargs = {k: to_real(v) for k, v in kwargs.items()}
-    with torch._C._DisableTorchDispatch(), torch.no_grad():
+    with private.DisableTorchDispatch(), torch.no_grad():
         out = func(*real_args, **real_kwargs)
     return _to_fake(mode, out, fakes)
 

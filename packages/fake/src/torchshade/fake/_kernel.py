@@ -26,8 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import torch
-from torch._decomp import decomposition_table, meta_table
 
+from . import _torch_private as private
 from . import _memory_format
 from ._custom import missing_fake_impl_error, run_custom_fake_impl
 from ._device import common_device, normalize
@@ -89,27 +89,27 @@ def plan_for(func: torch._ops.OpOverload, symbolic: bool) -> Plan:
 def choose_plan(func: torch._ops.OpOverload, symbolic: bool) -> Plan:
     """Pick the kernel for ``func``; the answer depends only on the op."""
     if func.namespace not in ("aten", "prims"):
-        entry = torch._library.simple_registry.singleton.find(func.name())
+        entry = private.custom_op_registry.find(func.name())
         if entry.fake_impl.kernel is not None:
             return Plan.CUSTOM
     if func.namespace == "prims" and hasattr(func, "prim_meta_impl"):
         return Plan.PRIM
     supports_symint = func in _CPP_META_SUPPORTS_SYMINT or torch.Tag.view_copy in func.tags
-    if func not in meta_table and not supports_symint:
-        if func in decomposition_table and (symbolic or _is_torch_decomp(func)):
+    if func not in private.meta_table and not supports_symint:
+        if func in private.decomposition_table and (symbolic or _is_torch_decomp(func)):
             return Plan.DECOMPOSITION
         name = func.name()
-        if torch._C._dispatch_has_kernel_for_dispatch_key(name, "CompositeImplicitAutograd"):
+        if private.dispatch_has_kernel_for_dispatch_key(name, "CompositeImplicitAutograd"):
             return Plan.DECOMPOSE
-    if torch._C._dispatch_has_computed_kernel_for_dispatch_key(func.name(), "Meta"):
+    if private.dispatch_has_computed_kernel_for_dispatch_key(func.name(), "Meta"):
         return Plan.META
     return Plan.MISSING
 
 
 def _is_torch_decomp(func: torch._ops.OpOverload) -> bool:
-    fn = decomposition_table[func]
+    fn = private.decomposition_table[func]
     return fn.__module__.startswith("torch._decomp") and fn.__name__ in dir(
-        torch._decomp.decompositions
+        private.decompositions_module
     )
 
 
@@ -171,7 +171,7 @@ def _run_plan(
     if plan is Plan.PRIM:
         return under_mode(mode, func.prim_meta_impl, args, kwargs)  # type: ignore[attr-defined]  # prims carry their meta
     if plan is Plan.DECOMPOSITION:
-        return under_mode(mode, decomposition_table[func], args, kwargs)
+        return under_mode(mode, private.decomposition_table[func], args, kwargs)
     return under_mode(mode, func.decompose, args, kwargs)
 
 
@@ -182,11 +182,11 @@ def under_mode(
     kwargs: Mapping[str, object],
 ) -> object:
     """Call ``fn`` with ``mode`` pushed back on the dispatch mode stack."""
-    torch._C._push_on_torch_dispatch_stack(mode)
+    private.push_on_torch_dispatch_stack(mode)
     try:
         return fn(*args, **kwargs)
     finally:
-        torch._C._pop_torch_dispatch_stack(mode._mode_key)
+        private.pop_torch_dispatch_stack(mode._mode_key)
 
 
 def run_meta(
@@ -221,8 +221,8 @@ def call_in_kernel(
     mode.in_kernel = True
     try:
         # DEVICE_HINT: torch's Python meta kernels learn our fakes' devices (_device_hint.py).
-        with DEVICE_HINT, torch._C._DisableTorchDispatch(), torch._C._PreserveDispatchKeyGuard():
-            torch._C._set_meta_in_tls_dispatch_include(True)
+        with DEVICE_HINT, private.DisableTorchDispatch(), private.PreserveDispatchKeyGuard():
+            private.set_meta_in_tls_dispatch_include(True)
             return func(*args, **kwargs)
     finally:
         mode.in_kernel = previous

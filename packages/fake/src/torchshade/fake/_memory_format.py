@@ -37,8 +37,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import torch
-from torch._prims_common import suggest_memory_format
 
+from . import _torch_private as private
 from ._stand_in import has_no_backend
 
 if TYPE_CHECKING:
@@ -84,12 +84,12 @@ def output_memory_format(
         select["bias"] = bound["bias"]
 
     def ask() -> torch.memory_format:
-        backend = torch._C._select_conv_backend(input_, weight, **select)
+        backend = private.select_conv_backend(input_, weight, **select)
         if weight.dim() == 3:  # 1-d convolution: ask as a 2-d one of unit height
-            return torch._C._conv_determine_backend_memory_format(
+            return private.conv_determine_backend_memory_format(
                 input_.contiguous().unsqueeze(2), weight.unsqueeze(2), backend
             )
-        return torch._C._conv_determine_backend_memory_format(input_, weight, backend)
+        return private.conv_determine_backend_memory_format(input_, weight, backend)
 
     found = under_mode(ask)
     assert isinstance(found, torch.memory_format)  # what ask returns
@@ -141,7 +141,7 @@ def _channels_last_format(t: object) -> torch.memory_format | None:
     """``t``'s channels-last format when its strides suggest one, as eager's kernels ask."""
     if not isinstance(t, torch.Tensor):
         return None
-    fmt = suggest_memory_format(t)
+    fmt = private.suggest_memory_format(t)
     return None if fmt == torch.contiguous_format else fmt
 
 

@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from . import _torch_private as private
 from . import _constant, _crosscheck, _dynamic, _pointwise
 from ._cache import CacheInfo, DispatchCache, decision_mark, decisions_since, registration_stamp
 from ._converter import FakeTensorConverter
@@ -70,7 +71,7 @@ _METADATA: dict[int, Any] = {
 # The infra-mode slot torch reserves for fake tensor modes. Holding it puts the
 # mode below every user mode (a tracer's proxy mode sees ops first) and tells
 # torch's C++ not to initialize CUDA for factory calls with device="cuda".
-_FAKE_KEY = torch._C._TorchDispatchModeKey.FAKE
+_FAKE_KEY = private.TorchDispatchModeKey.FAKE
 _ids = itertools.count()
 
 
@@ -158,15 +159,15 @@ class FakeTensorMode(TorchDispatchMode):
     def __enter__(self) -> FakeTensorMode:
         dispatcher = _python_dispatcher(self)
         dispatcher.__enter__()
-        previous_lift = torch._C._only_lift_cpu_tensors()
+        previous_lift = private.only_lift_cpu_tensors()
         # torch.tensor(..., device="cuda") is built on CPU, lifted, then moved.
-        torch._C._set_only_lift_cpu_tensors(True)
+        private.set_only_lift_cpu_tensors(True)
         # On a machine without CUDA, let code run under a no-op CUDA device guard.
-        torch._C._ensureCUDADeviceGuardSet()
+        private.ensureCUDADeviceGuardSet()
         # Only one mode holds the FAKE slot; re-entering ourselves is a no-op.
-        previous = torch._C._unset_dispatch_mode(_FAKE_KEY)
+        previous = private.unset_dispatch_mode(_FAKE_KEY)
         if previous is self:
-            torch._C._set_dispatch_mode(self)
+            private.set_dispatch_mode(self)
             self._exit_stack.append((dispatcher, previous_lift, False, None))
         else:
             self._exit_stack.append((dispatcher, previous_lift, True, previous))
@@ -183,8 +184,8 @@ class FakeTensorMode(TorchDispatchMode):
         if pushed:
             super().__exit__(exc_type, exc, tb)  # type: ignore[no-untyped-call]  # untyped in torch
             if previous is not None:
-                torch._C._set_dispatch_mode(previous)
-        torch._C._set_only_lift_cpu_tensors(previous_lift)
+                private.set_dispatch_mode(previous)
+        private.set_only_lift_cpu_tensors(previous_lift)
         dispatcher.__exit__(None, None, None)
 
     # -- public helpers -------------------------------------------------------
@@ -417,7 +418,7 @@ def _python_dispatcher(mode: FakeTensorMode) -> contextlib.AbstractContextManage
     """
     if mode.shape_env is None:
         return contextlib.nullcontext()
-    return torch._C._EnablePythonDispatcher()
+    return private.EnablePythonDispatcher()
 
 
 _AS_STRIDED_OPS = frozenset({id(aten.as_strided.default), id(aten.as_strided_.default)})

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import sympy
 import torch
 
+from . import _torch_private as private
 from ._tensor import FakeTensor
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def run_pointwise(
     def swap(value: object) -> object:
         return hints.get(id(value), value)
 
-    with torch._C._DisableTorchDispatch():
+    with private.DisableTorchDispatch():
         example = func(*[swap(a) for a in args], **{k: swap(v) for k, v in kwargs.items()})
         like = hints[id(full)]
         if not (

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from . import _torch_private as private
 from ._spec import shape_str
 from ._stand_in import DeviceMethods, cpp_device, stand_in
 
@@ -93,7 +94,7 @@ class FakeTensor(DeviceMethods):
 
     # Every op goes to __torch_dispatch__; the Python-level wrapping that
     # Tensor.__torch_function__ would add costs time and changes nothing.
-    __torch_function__ = torch._C._disabled_torch_function_impl  # type: ignore[assignment]  # torch types it as a 4-argument method
+    __torch_function__ = private.disabled_torch_function_impl  # type: ignore[assignment]  # torch types it as a 4-argument method
 
     @classmethod
     def __torch_dispatch__(  # type: ignore[override]  # torch's stub declares it an instance method
@@ -140,7 +141,7 @@ class FakeTensor(DeviceMethods):
         storage = memo.get(key)
         if storage is None:
             nbytes = self.untyped_storage().nbytes()
-            with torch._C._DisableTorchDispatch():
+            with private.DisableTorchDispatch():
                 storage = torch.empty(nbytes, dtype=torch.uint8, device=_META).untyped_storage()
             memo[key] = storage
         assert isinstance(storage, torch.UntypedStorage)  # stored just above
