@@ -19,7 +19,8 @@ exactly the full input's example sizes and strides, or the fast path
 declines; its dtype is the answer's. The output is then an empty tensor of
 the full input's symbolic sizes and strides. Anything else (mutating ops,
 random ops, symbolic scalars, 0-dim or mismatched tensors, mixed devices)
-returns ``NotImplemented`` and the op takes the ordinary path.
+returns ``NotImplemented`` and the op takes the ordinary path; so does an op
+that hands back an input (``conj_physical`` of a real tensor, ``positive``).
 
 ``FakeTensorMode(cache_crosscheck=True)`` (or ``TORCHSHADE_FAKE_CROSSCHECK=1``)
 runs the ordinary path too and compares the outputs (_crosscheck.py).
@@ -59,6 +60,7 @@ def eligible(func: torch._ops.OpOverload) -> bool:
             and not schema.is_mutable
             and len(schema.returns) == 1
             and str(schema.returns[0].type) == "Tensor"
+            and schema.returns[0].alias_info is None
             and not any(a.name in _LAYOUT_ARGS for a in schema.arguments)
         )
     return found
@@ -94,8 +96,12 @@ def run_pointwise(
     with private.DisableTorchDispatch():
         example = func(*[swap(a) for a in args], **{k: swap(v) for k, v in kwargs.items()})
         like = hints[id(full)]
+        stand_ins = {t.untyped_storage()._cdata for t in hints.values()}
         if not (
             isinstance(example, torch.Tensor)
+            # An op may hand back its input (conj_physical or positive of a real
+            # tensor, as eager does): aliasing is the ordinary path's to get right.
+            and example.untyped_storage()._cdata not in stand_ins
             and example.shape == like.shape
             and example.stride() == like.stride()
             and example.storage_offset() == 0
