@@ -32,6 +32,7 @@ def test_public_names() -> None:
         "free_symbols",
         "free_unbacked_symbols",
         "has_free_symbols",
+        "is_library_file",
         "sym_op_tracing",
         "view_contiguous",
     }

@@ -18,6 +18,7 @@ from ._guards import Guard as Guard
 from ._guards import GuardFailure as GuardFailure
 from ._guards import Provenance as Provenance
 from ._guards import RuntimeAssert as RuntimeAssert
+from ._guards import is_library_file as is_library_file
 from ._node import SymNode as SymNode
 from ._ranges import ValueRanges as ValueRanges
 from ._symbols import free_symbols as free_symbols
@@ -44,6 +45,7 @@ __all__ = [
     "free_symbols",
     "free_unbacked_symbols",
     "has_free_symbols",
+    "is_library_file",
     "sym_op_tracing",
     "view_contiguous",
 ]

@@ -71,8 +71,9 @@ def _our_dirs() -> tuple[str, ...]:
     )  # fmt: skip
 
 
-def _is_internal(filename: str) -> bool:
-    """True for frames of our packages, torch, sympy and the standard library."""
+def is_library_file(filename: str) -> bool:
+    """True for code of our packages, torch, sympy and the standard library, by real
+    location on disk (never by a name inside the path); False for the user's code."""
     found = _internal_cache.get(filename)
     if found is None:
         real = os.path.realpath(filename)
@@ -124,7 +125,7 @@ class Provenance:
         framework = ""
         while frame is not None:
             name = frame.f_code.co_filename
-            if not _is_internal(name):
+            if not is_library_file(name):
                 return Provenance(name, frame.f_lineno, frame.f_code.co_name, framework)
             if not framework and not _is_plumbing(name):
                 framework = f"{_short(name)}:{frame.f_lineno} in {frame.f_code.co_name}"

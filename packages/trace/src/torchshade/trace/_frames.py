@@ -10,49 +10,15 @@ finished.
 
 from __future__ import annotations
 
-import os
 import sys
-import sysconfig
 import traceback
 from collections.abc import Mapping
 from types import FrameType
 
-import sympy
 import torch
-
-import torchshade
+from torchshade.shapes import is_library_file
 
 Frame = tuple[str, int, str]
-def _real_dir(path: str) -> str:
-    return os.path.join(os.path.realpath(path), "")
-
-
-_TORCH_DIR = _real_dir(os.path.dirname(torch.__file__))
-_SYMPY_DIR = _real_dir(os.path.dirname(sympy.__file__))
-_STDLIB = _real_dir(sysconfig.get_paths()["stdlib"])
-_SITE = tuple({_real_dir(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")})
-_internal: dict[str, bool] = {}
-
-
-def _our_dirs() -> tuple[str, ...]:
-    """The real folders of the installed torchshade packages (each ``src/torchshade``
-    of a development install, or ``site-packages/torchshade``). A user's folder that
-    is merely called ``torchshade`` (a clone of this repository) is user code."""
-    return tuple(_real_dir(path) for path in torchshade.__path__)
-
-
-def _is_internal(filename: str) -> bool:
-    """Frames of torch, sympy, the standard library and our packages, by real location."""
-    found = _internal.get(filename)
-    if found is None:
-        real = os.path.realpath(filename)
-        found = (
-            filename.startswith("<frozen")
-            or real.startswith((_TORCH_DIR, _SYMPY_DIR, *_our_dirs()))
-            or (real.startswith(_STDLIB) and not real.startswith(_SITE))
-        )
-        _internal[filename] = found
-    return found
 
 
 def user_frames(entry: FrameType | None) -> tuple[Frame, ...]:
@@ -61,7 +27,7 @@ def user_frames(entry: FrameType | None) -> tuple[Frame, ...]:
     frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame is not entry:
         code = frame.f_code
-        if not _is_internal(code.co_filename):
+        if not is_library_file(code.co_filename):
             out.append((code.co_filename, frame.f_lineno, code.co_name))
         frame = frame.f_back
     out.reverse()
