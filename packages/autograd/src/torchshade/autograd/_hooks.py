@@ -81,74 +81,81 @@ def check_pack_kept(t: torch.Tensor, before: int) -> None:
 
 
 # What a pack through our hooks stores, as a tuple (cheaper than an object):
-# (packed value, version when saved, the tensor or a weak reference to it,
-#  whether that reference is weak), and with ``detailed`` also (the class of
-# its grad_fn, its output_nr) for the message.  The tensor is held strongly
-# only when the packed value is the tensor itself (the data is kept anyway);
-# the class of grad_fn, not the node, is kept, so that an output saved by
-# its own node does not keep that node alive.  A pack hook that changes its
+# (packed value, version when saved, None or a weak reference to the tensor),
+# and with ``detailed`` also (the class of its grad_fn, its output_nr) for the
+# message.  None stands for "the packed value is the tensor itself" (the data
+# is kept anyway, so nothing is held that would not be); otherwise the tensor
+# is reached through a weak reference, so nothing the hooks moved away is kept
+# alive.  The class of grad_fn, not the node, is kept, so that an output saved
+# by its own node does not keep that node alive.  A pack hook that changes its
 # input in place is caught by torch right after our pack returns.
 _Record = tuple[Any, ...]
 
 
 def _record(t: torch.Tensor, version: int, value: Any, detailed: bool) -> _Record:
-    holder: Any = t if value is t else weakref.ref(t)
+    held = None if value is t else weakref.ref(t)
     if detailed:
-        return (value, version, holder, value is not t, type(t.grad_fn), t.output_nr)
-    return (value, version, holder, value is not t)
+        return (value, version, held, type(t.grad_fn), t.output_nr)
+    return (value, version, held)
 
 
 def _check(record: _Record) -> None:
-    holder = record[2]
-    t = holder() if record[3] else holder
-    if t is not None and t._version != record[1]:
+    """Raise if the tensor behind ``record`` is alive at another version than saved."""
+    value, version, held = record[:3]
+    t = value if held is None else held()
+    if t is not None and t._version != version:
         producer = None
-        if len(record) == 6 and record[4] is not type(None):
-            producer = record[4].__name__
-        raise version_error(t, record[1], producer, record[5] if len(record) == 6 else 0)
-
-
-class _Composed:
-    """The pairs active at one moment, composed into one pack and one unpack."""
-
-    def __init__(self, pairs: list[saved_tensors_hooks]) -> None:
-        self.packs = [p.pack_hook for p in reversed(pairs)]  # innermost first
-        self.unpacks = [p.unpack_hook for p in pairs]  # outermost first
-        self.detailed = any(p.detailed for p in pairs)
-
-    def pack(self, t: torch.Tensor) -> _Record:
-        version = t._version
-        value: Any = t
-        for hook in self.packs:
-            value = hook(value)
-        return _record(t, version, value, self.detailed)
-
-    def unpack(self, record: _Record) -> torch.Tensor:
-        _check(record)
-        value = record[0]
-        for hook in self.unpacks:
-            value = hook(value)
-        return _tensor_or_raise(value)
+        if len(record) == 5 and record[3] is not type(None):
+            producer = record[3].__name__
+        raise version_error(t, version, producer, record[4] if len(record) == 5 else 0)
 
 
 def _one_pair(
     pack_hook: PackHook, unpack_hook: UnpackHook
 ) -> tuple[Callable[[torch.Tensor], _Record], Callable[[_Record], torch.Tensor]]:
-    """One pair without details, as two closures: the hot path, one frame around each hook."""
+    """One pair without details, as two closures that torch calls directly: the hot path.
+
+    Each adds to the user's hook one Python frame, one read of ``_version``
+    and, in pack, a 3-tuple; everything they use is bound here, as locals.
+    """
+    ref = weakref.ref
 
     def pack(t: torch.Tensor) -> _Record:
         version = t._version
         value = pack_hook(t)
-        if value is t:
-            return (value, version, t, False)
-        return (value, version, weakref.ref(t), True)
+        return (value, version, None if value is t else ref(t))
 
     def unpack(record: _Record) -> torch.Tensor:
-        value, version, holder, weak = record
-        t = holder() if weak else holder
+        value, version, held = record
+        t = value if held is None else held()
         if t is not None and t._version != version:
             _check(record)
         return unpack_hook(value)  # torch raises a TypeError if this is not a tensor
+
+    return pack, unpack
+
+
+def _nested_pairs(
+    pairs: list[saved_tensors_hooks],
+) -> tuple[Callable[[torch.Tensor], _Record], Callable[[_Record], torch.Tensor]]:
+    """The pairs active at one moment composed into one pack and one unpack, once, at enter."""
+    packs = tuple(p.pack_hook for p in reversed(pairs))  # innermost first
+    unpacks = tuple(p.unpack_hook for p in pairs)  # outermost first
+    detailed = any(p.detailed for p in pairs)
+
+    def pack(t: torch.Tensor) -> _Record:
+        version = t._version
+        value: Any = t
+        for hook in packs:
+            value = hook(value)
+        return _record(t, version, value, detailed)
+
+    def unpack(record: _Record) -> torch.Tensor:
+        _check(record)
+        value = record[0]
+        for hook in unpacks:
+            value = hook(value)
+        return _tensor_or_raise(value)
 
     return pack, unpack
 
@@ -187,8 +194,7 @@ class saved_tensors_hooks:
         if len(pairs) == 1 and not self.detailed:
             pack, unpack = _one_pair(self.pack_hook, self.unpack_hook)
         else:
-            composed = _Composed(pairs)
-            pack, unpack = composed.pack, composed.unpack
+            pack, unpack = _nested_pairs(pairs)
         torch._C._autograd._push_saved_tensors_default_hooks(pack, unpack)  # raises if disabled
         _STACK.pairs = pairs
 
