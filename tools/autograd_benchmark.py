@@ -2,19 +2,26 @@
 
 A training step is: forward of a small GPT (token and position embeddings,
 pre-norm blocks with explicit causal attention and an MLP, a tied LM head),
-cross-entropy loss, backward, an SGD step. Three variants run in one process,
-alternating, `--repeats` rounds of `--steps` steps each:
+cross-entropy loss, backward, an SGD step. Four variants run in one process,
+`--rounds` rounds of `--steps` steps each, in an order rotated every round
+(and reversed every other cycle of rotations):
 
-    none    no hooks
-    torch   torch.autograd.graph.saved_tensors_hooks(identity, identity)
-    ours    torchshade.autograd.saved_tensors_hooks(identity, identity)
-            (which also keeps the version check on every saved tensor)
+    none     no hooks
+    torch    torch.autograd.graph.saved_tensors_hooks(identity, identity)
+    ours     torchshade.autograd.saved_tensors_hooks(identity, identity)
+             (which also keeps the version check on every saved tensor)
+    wrapper  torch's hooks, each identity called from one pass-through Python
+             function (no check): what any Python-level wrapper costs, the
+             floor for a version check written in Python
 
 The figure is the hooks' overhead: a variant's time per step minus the
-hook-free time *of the same round*; the ratio ours/torch is the ratio of the
-medians over rounds of those same-round overheads, and again from each
-variant's fastest round (the least disturbed by other load). Medians of the times
-per step are printed too. The machines are shared: compare ratios.
+hook-free time *of the same round*. Printed for each variant: the ratio of
+median overheads over torch's, a 90% bootstrap interval of it (rounds
+resampled), the median of the same-round ratios, and a low-quantile estimate
+(from each variant's 20% quantile time per step, the least disturbed rounds).
+Times are taken on two clocks: this process's CPU time (insensitive to being
+descheduled by other load) and wall time. The process runs one thread pinned
+to one core, with the garbage collector off while timing.
 
 Peak resident memory (VmHWM) of one training step of a larger configuration
 is measured in fresh subprocesses, one per variant: no hooks, `save_on_disk`
@@ -28,7 +35,7 @@ configuration (80 layers, d=8192, 64 heads, 8 KV heads, FFN 28672, vocab
 of 4096 tokens, in a fresh process, and prints the report's first and last
 lines, the time and the process's peak resident memory.
 
-    python3 tools/autograd_benchmark.py [--repeats N] [--steps S] [--quick] [--no-memory]
+    python3 tools/autograd_benchmark.py [--rounds N] [--steps S] [--quick] [--no-memory]
     python3 tools/autograd_benchmark.py --report-70b
 """
 
@@ -36,6 +43,8 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
+import random
 import resource
 import statistics
 import subprocess
@@ -167,6 +176,18 @@ def identity(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def _wrapped() -> AbstractContextManager[object]:
+    """torch's hooks around a pass-through Python frame each way: the cost of any wrapper."""
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        return identity(t)
+
+    def unpack(t: torch.Tensor) -> torch.Tensor:
+        return identity(t)
+
+    return torch.autograd.graph.saved_tensors_hooks(pack, unpack)
+
+
 @contextmanager
 def _entered(hooks: saved_tensors_hooks) -> Iterator[None]:
     with hooks:
@@ -177,6 +198,7 @@ HOOKS: dict[str, Callable[[], AbstractContextManager[object]]] = {
     "none": nullcontext,
     "torch": lambda: torch.autograd.graph.saved_tensors_hooks(identity, identity),
     "ours": lambda: saved_tensors_hooks(identity, identity),
+    "wrapper": _wrapped,
     "disk": lambda: _entered(save_on_disk()),
     "cpu": lambda: _entered(save_on_cpu()),
 }
@@ -212,35 +234,104 @@ def saved_count(model: GPT, idx: torch.Tensor) -> int:
     return count
 
 
-def time_steps(args: argparse.Namespace) -> None:
+def quiet_process() -> str:
+    """One thread, one core: fewer ways for the machine's other load to reach the timings."""
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set, or parallel work already ran
+        pass
+    cores = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cores[-1]})
+    return f"1 thread, pinned to core {cores[-1]} of {len(cores)}"
+
+
+def orders(variants: tuple[str, ...], rounds: int) -> Iterator[tuple[str, ...]]:
+    """Each round's order: every rotation in turn, reversed every other cycle."""
+    for r in range(rounds):
+        k = r % len(variants)
+        order = variants[k:] + variants[:k]
+        yield order[::-1] if (r // len(variants)) % 2 else order
+
+
+def run_rounds(args: argparse.Namespace, variants: tuple[str, ...]) -> dict[str, dict[str, list[float]]]:
+    """Per clock ('cpu': this process's CPU time, 'wall'), per variant, µs per step in each round."""
     model, idx, target, opt = setup(SMALL)
-    variants = ("none", "torch", "ours")
     for v in variants:  # warm up
-        step(model, idx, target, opt, v)
-    times: dict[str, list[float]] = {v: [] for v in variants}
-    for r in range(args.repeats):
-        order = variants if r % 2 == 0 else tuple(reversed(variants))
-        for v in order:
-            gc.collect()
-            gc.disable()  # a collection landing in one variant's run is noise, not cost
-            start = time.perf_counter()
-            for _ in range(args.steps):
-                step(model, idx, target, opt, v)
-            times[v].append((time.perf_counter() - start) / args.steps * 1e3)
-            gc.enable()
+        for _ in range(3):
+            step(model, idx, target, opt, v)
+    times: dict[str, dict[str, list[float]]] = {"cpu": {v: [] for v in variants}, "wall": {v: [] for v in variants}}
+    gc.collect()
+    gc.freeze()
+    gc.disable()  # a collection landing in one variant's run is noise, not cost
+    try:
+        for order in orders(variants, args.rounds):
+            for v in order:
+                cpu, wall = time.process_time_ns(), time.perf_counter_ns()
+                for _ in range(args.steps):
+                    step(model, idx, target, opt, v)
+                times["cpu"][v].append((time.process_time_ns() - cpu) / args.steps / 1e3)
+                times["wall"][v].append((time.perf_counter_ns() - wall) / args.steps / 1e3)
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    return times
+
+
+def quantile(xs: list[float], q: float) -> float:
+    return statistics.quantiles(xs, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def overheads(times: dict[str, list[float]], v: str) -> list[float]:
+    """A variant's time minus the hook-free time of the same round, round by round."""
+    return [t - n for t, n in zip(times[v], times["none"], strict=True)]
+
+
+def ratio_interval(times: dict[str, list[float]], v: str, draws: int = 2000) -> tuple[float, float]:
+    """A 90% bootstrap interval (rounds resampled) of the ratio of median overheads, v over torch."""
+    ours, theirs = overheads(times, v), overheads(times, "torch")
+    rng = random.Random(0)
+    ratios = []
+    for _ in range(draws):
+        picks = [rng.randrange(len(ours)) for _ in ours]
+        den = statistics.median(theirs[i] for i in picks)
+        ratios.append(statistics.median(ours[i] for i in picks) / den if den > 0 else float("inf"))
+    ratios.sort()
+    return ratios[int(0.05 * draws)], ratios[int(0.95 * draws) - 1]
+
+
+def print_clock(times: dict[str, list[float]], saved: int, clock: str) -> None:
+    theirs = statistics.median(overheads(times, "torch"))
+    low = {v: quantile(times[v], 0.2) for v in times}
+    print(f"\n{clock}: {'variant':<8} {'us/step':>9} {'overhead us':>12} {'us/saved':>9} "
+          f"{'/torch medians':>15} {'90% interval':>14} {'median ratio':>13} {'/torch q20':>11}")  # fmt: skip
+    for v in times:
+        over = overheads(times, v)
+        med = statistics.median(over)
+        if v in ("none", "torch"):
+            print(f"{'':>{len(clock) + 1}} {v:<8} {statistics.median(times[v]):>9.1f} {med:>12.2f} {med / saved:>9.3f}")
+            continue
+        lo, hi = ratio_interval(times, v)
+        per_round = statistics.median(o / t for o, t in zip(over, overheads(times, "torch"), strict=True) if t > 0)
+        q20 = (low[v] - low["none"]) / (low["torch"] - low["none"])
+        print(f"{'':>{len(clock) + 1}} {v:<8} {statistics.median(times[v]):>9.1f} {med:>12.2f} {med / saved:>9.3f} "
+              f"{med / theirs:>14.2f}x {lo:>6.2f}-{hi:.2f}x {per_round:>12.2f}x {q20:>10.2f}x")  # fmt: skip
+
+
+def time_steps(args: argparse.Namespace) -> None:
+    where = quiet_process()
+    variants = ("none", "torch", "ours", "wrapper")
+    times = run_rounds(args, variants)
+    model, idx, _, _ = setup(SMALL)
     saved = saved_count(model, idx)
-    print(f"small GPT {SMALL}: {saved} saved tensors per step; {args.repeats} rounds of {args.steps} steps")
-    print(f"{'variant':<8} {'ms/step (median)':>18} {'overhead ms (median)':>22}")
-    for v in variants:
-        overhead = statistics.median(t - n for t, n in zip(times[v], times["none"]))
-        print(f"{v:<8} {statistics.median(times[v]):>18.3f} {overhead:>22.3f}")
-    ours = statistics.median(o - n for o, n in zip(times["ours"], times["none"]))
-    theirs = statistics.median(t - n for t, n in zip(times["torch"], times["none"]))
-    print(f"hooks overhead per saved tensor: torch {theirs * 1e3 / saved:.2f} us, ours {ours * 1e3 / saved:.2f} us")
-    print(f"ours/torch hooks overhead (medians of same-round overheads): {ours / theirs:.2f}x")
-    fastest = {v: min(times[v]) for v in variants}  # the least disturbed round of each
-    low = (fastest["ours"] - fastest["none"]) / (fastest["torch"] - fastest["none"])
-    print(f"ours/torch hooks overhead (fastest rounds): {low:.2f}x")
+    print(f"small GPT {SMALL}: {saved} saved tensors per step")
+    print(f"{args.rounds} rounds of {args.steps} steps per variant, order rotated each round; {where}; GC off")
+    print("overhead: a variant's time minus the hook-free time of the same round (median over rounds);")
+    print("/torch medians: ratio of median overheads, with a 90% bootstrap interval over rounds;")
+    print("median ratio: median over rounds of the same-round ratio; q20: from each variant's 20% quantile time")
+    print("wrapper: torch's hooks around one pass-through Python frame each way (no check): the floor of any wrapper")
+    for clock in ("cpu", "wall"):
+        print_clock(times[clock], saved, clock)
 
 
 def peak_child(variant: str) -> None:
@@ -273,9 +364,9 @@ def peak_memory() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=40)
-    parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--quick", action="store_true", help="3 rounds of 3 steps, no memory runs")
+    parser.add_argument("--rounds", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="8 rounds of 2 steps, no memory runs")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--report-70b", action="store_true", help="saved_tensors_report of a 70B model")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -291,9 +382,8 @@ def main() -> None:
         command = [sys.executable, __file__, "--child", "report-70b"]
         print(subprocess.run(command, capture_output=True, text=True, check=True).stdout, end="")
         return
-    torch.set_num_threads(1)
     if args.quick:
-        args.repeats, args.steps, args.no_memory = 3, 3, True
+        args.rounds, args.steps, args.no_memory = 8, 2, True
     time_steps(args)
     if not args.no_memory:
         peak_memory()
