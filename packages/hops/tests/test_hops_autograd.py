@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch._higher_order_ops.scan import scan as torch_scan
 
-from torchshade.hops import HopArgumentError, HopError, cond, scan, while_loop
+from torchshade.hops import HopArgumentError, cond, scan, while_loop
 
 f64 = torch.float64
 
@@ -161,25 +161,3 @@ def test_fake_scan_backward_gives_fake_gradients_of_the_right_shapes() -> None:
         _, ys = scan(lambda c, x: (torch.tanh(c + x), c * 2), init, xs)
         grads = torch.autograd.grad(ys.sum(), (init, xs))
     assert [g.shape for g in grads] == [init.shape, xs.shape]
-
-
-def test_reverse_mode_of_traced_while_loop_is_refused_by_name() -> None:
-    from torchshade.trace import make_fx
-
-    def f(x: torch.Tensor) -> Any:
-        out = while_loop(lambda x: x.sum() < 10, lambda x: (x * 2,), (x,))[0]
-        return torch.autograd.grad(out.sum(), x)
-
-    with pytest.raises(HopError, match=r"while_loop: reverse mode under tracing is not supported yet"):
-        make_fx(f, tracing_mode="symbolic")(torch.rand(3, requires_grad=True) + 1)
-
-
-def test_fake_cond_refuses_a_closed_over_tensor_requiring_grad() -> None:
-    from torchshade.fake import FakeTensorMode
-
-    mode = FakeTensorMode()
-    x, w = mode.from_tensor(torch.randn(3)), mode.from_tensor(torch.randn(3)).requires_grad_()
-    with pytest.raises(HopError, match=r"cond: a branch reads f32\[3\], which requires grad, from its closure.*Pass it in operands"):
-        cond(x.sum() > 0, lambda x: x * w, lambda x: x + w, (x,))
-    out = cond(x.sum() > 0, lambda x, w: x * w, lambda x, w: x + w, (x, w))  # as an operand: fine
-    assert out.requires_grad and out.shape == (3,)

@@ -15,9 +15,10 @@ from torch.utils._pytree import TreeSpec, tree_unflatten
 from torchshade.fake import FakeTensorMode
 
 from ._core import FlatFn, check_structure, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, is_constant, mismatch, same_sizes, same_value
-from ._errors import HopArgumentError, HopError
+from ._errors import HopArgumentError
 from ._op import HigherOrderOp, needs_grad
-from ._subgraph import active_trace, add_node, add_subgraph, align_lifted, closed_over_grads, outside_trace, trace_body
+from ._closure import closed_over_grads, lift_closed_over
+from ._subgraph import active_trace, add_node, add_subgraph, align_lifted, outside_trace, trace_body
 
 cond_op = HigherOrderOp("cond")
 """The flat op: ``cond_op(pred, true_fn, false_fn, operands)`` -> tuple of output leaves."""
@@ -97,8 +98,8 @@ def cond_fake(pred: object, true_fn: Callable[..., Sequence[object]], false_fn: 
     """Both branches on the fake operands; outputs merged (``merge_branches``)."""
     mode = fake_mode_of(operands)
     assert mode is not None  # the fake rule runs only on fake operands
-    if torch.is_grad_enabled():
-        _refuse_closed_over_grads(true_fn, false_fn, operands)
+    if torch.is_grad_enabled() and closed_over_grads((true_fn, false_fn), operands):
+        return cond_autograd_traced(pred, true_fn, false_fn, operands)  # closed-over weights need their gradients
     with mode:
         first, second = tuple(true_fn(*operands)), tuple(false_fn(*operands))
     return merge_branches(mode, true_fn, false_fn, first, second)
@@ -227,28 +228,19 @@ def cond_autograd_traced(pred: object, true_fn: Branch, false_fn: Branch, operan
     """Under fake tensors or tracing with grad needed: ``CondFunction`` over branches that take every input.
 
     Traced, the branches are first traced into subgraphs that take what they
-    close over as arguments (``trace_body``), so the vjps differentiate with
-    respect to those too. Under fake tensors alone a closed-over tensor that
-    requires grad is refused (its gradient would be lost).
+    close over as arguments (``trace_body``); under fake tensors alone the
+    closed-over tensors that require grad are passed in (``lift_closed_over``).
+    Either way the vjps differentiate with respect to those too.
     """
     if active_trace() is None:
-        _refuse_closed_over_grads(true_fn, false_fn, operands)
-        inputs, branches = operands, (true_fn, false_fn)
+        captured = closed_over_grads((true_fn, false_fn), operands)
+        inputs = (*operands, *captured)
+        branches = (lift_closed_over(true_fn, captured), lift_closed_over(false_fn, captured))
     else:
         first, second = trace_body(true_fn, operands), trace_body(false_fn, operands)
         inputs = (*operands, *align_lifted(first, second, len(operands)))
         branches = (first.module, second.module)
     return tuple(CondFunction.apply(pred, *branches, len(inputs), *inputs))  # type: ignore[no-untyped-call]  # Function.apply is untyped
-
-
-def _refuse_closed_over_grads(true_fn: Branch, false_fn: Branch, operands: tuple[object, ...]) -> None:
-    captured = closed_over_grads((true_fn, false_fn), operands)
-    if captured:
-        raise HopError(
-            f"cond: a branch reads {describe(captured[0])}, which requires grad, from its closure; "
-            "under fake tensors (without make_fx) its gradient cannot reach it. Pass it in "
-            "operands: cond(pred, true_fn, false_fn, (x, w))."
-        )
 
 
 cond_op.register("autograd_traced")(cond_autograd_traced)

@@ -17,7 +17,8 @@ from torch.utils._pytree import tree_unflatten
 from ._core import FlatFn, compare_leaves, root, describe, fake_mode_of, flatten_leaves, input_paths, spec_text
 from ._errors import HopArgumentError, OutputMismatchError
 from ._op import HigherOrderOp, needs_grad, reverse_mode_error
-from ._subgraph import active_trace, closed_over_grads, add_node, add_subgraph, outside_trace, trace_body
+from ._closure import closed_over_grads, lift_closed_over
+from ._subgraph import active_trace, add_node, add_subgraph, outside_trace, trace_body
 
 scan_op = HigherOrderOp("scan")
 """The flat op: ``scan_op(combine_fn, init, xs, additional, dim, reverse, length, checkpoint)`` -> (*carry, *ys)."""
@@ -105,9 +106,24 @@ def scan_eager(fn: Step, init: tuple[object, ...], xs: tuple[torch.Tensor, ...],
     """A Python loop over the slices; the checks of the first step only, then the plain loop."""
     slices = [x.unbind(dim) for x in xs]
     n = len(slices[0]) if slices else int(length or 0)
+    if n == 0:  # no step (a loop's backward that ran zero times): combine_fn once for the ys' shapes
+        with torch.no_grad():
+            out = fn(*init, *first_slices(xs, dim), *additional)
+        return (*[c.clone() if isinstance(c, torch.Tensor) else c for c in init], *scan_outputs(list(out), len(init), 0, dim)[len(init) :])
     steps = list(range(n - 1, -1, -1) if reverse else range(n))
     carry, ys = run_steps(fn, init, slices, additional, steps, check=True)
     return finish((*init, *xs), carry, ys, reverse, dim)
+
+
+def first_slices(xs: Sequence[torch.Tensor], dim: int) -> list[torch.Tensor]:
+    """A slice of each xs leaf along ``dim`` to run combine_fn on once; zeros when the length may be 0."""
+    return [x.select(dim, 0) if _surely_nonempty(x.shape[dim]) else x.new_zeros((*x.shape[:dim], *x.shape[dim + 1 :])) for x in xs]
+
+
+def _surely_nonempty(size: int | torch.SymInt) -> bool:
+    if isinstance(size, torch.SymInt):
+        return bool(size.node.has_hint())  # an unbacked length (a loop's trip count) may be 0
+    return size > 0
 
 
 def run_steps(fn: Step, carry: Sequence[object], slices: Sequence[Sequence[torch.Tensor]], additional: tuple[object, ...],
@@ -158,24 +174,31 @@ def scan_fake(fn: Callable[..., Sequence[object]], init: tuple[object, ...], xs:
     """combine_fn once on the first slices; the carry as it returned, the ys stacked n times."""
     mode = fake_mode_of([*init, *xs, *additional])
     assert mode is not None  # the fake rule runs only on fake operands
-    if torch.is_grad_enabled() and closed_over_grads((fn,), (*init, *[x.select(dim, 0) for x in xs], *additional)):
-        raise reverse_mode_error("scan", "fake")  # a closed-over tensor's gradient would be lost
+    if torch.is_grad_enabled() and closed_over_grads((fn,), (*init, *first_slices(xs, dim), *additional)):
+        return scan_autograd_traced(fn, init, xs, additional, dim, reverse, length, checkpoint)  # closed-over weights
     with mode:
-        out = fn(*init, *[x.select(dim, 0) for x in xs], *additional)
+        out = list(fn(*init, *first_slices(xs, dim), *additional))
         check_carry(fn, init, out)
         return scan_outputs(out, len(init), xs[0].shape[dim] if xs else length, dim)
 
 
-def scan_outputs(out: Sequence[object], k: int, n: object, dim: int) -> tuple[object, ...]:
-    """New tensors for the op's outputs, from one step's: the carry as is, each y with n at ``dim``."""
-    carry = tuple(torch.empty_like(c) if isinstance(c, torch.Tensor) else c for c in out[:k])
+def scan_outputs(out: list[object], k: int, n: object, dim: int) -> tuple[object, ...]:
+    """New tensors for the op's outputs, from one step's: the carry as is, each y with n at ``dim``.
+
+    ``out`` is emptied first, so the step's tensors are gone before the
+    outputs are made: a fake run counts them apart, as in a real run, where
+    the last step's carry *is* the output carry.
+    """
+    like = [(o.shape, o.stride(), o.dtype, o.device) if isinstance(o, torch.Tensor) else o for o in out]
+    out.clear()
+    carry = tuple(torch.empty_strided(c[0], c[1], dtype=c[2], device=c[3]) if isinstance(c, tuple) else c for c in like[:k])
     ys: list[object] = []
-    for y in out[k:]:
-        if not isinstance(y, torch.Tensor):
+    for y in like[k:]:
+        if not isinstance(y, tuple):
             raise OutputMismatchError(f"scan: combine_fn returned y leaf {describe(y)}; every y leaf must be a tensor to be stacked. Return torch.tensor(value).")
-        sizes = list(y.shape)
-        sizes.insert(dim, n)  # type: ignore[arg-type]  # an int or SymInt
-        ys.append(torch.empty(sizes, dtype=y.dtype, device=y.device))
+        sizes = list(y[0])
+        sizes.insert(dim, n)
+        ys.append(torch.empty(sizes, dtype=y[2], device=y[3]))
     return (*carry, *ys)
 
 
@@ -189,7 +212,7 @@ def scan_trace(fn: Callable[..., tuple[object, ...]], init: tuple[object, ...], 
     """One ``scan`` node; combine_fn a subgraph (``combine_graph_0``) of one step."""
     mode = fake_mode_of([*init, *xs, *additional])
     with outside_trace(mode):
-        slices = [x.select(dim, 0).clone() for x in xs]
+        slices = [x.clone() for x in first_slices(xs, dim)]
     body = trace_body(fn, (*init, *slices, *additional))
     if needs_grad(body.lifted):  # closed-over tensors need grad: the differentiable path
         return scan_autograd_traced(fn, init, xs, additional, dim, reverse, length, checkpoint)
@@ -198,7 +221,7 @@ def scan_trace(fn: Callable[..., tuple[object, ...]], init: tuple[object, ...], 
         if mode is None:  # real values: run it
             outs = scan_eager(fn, init, xs, additional, dim, reverse, length)
         else:
-            outs = scan_outputs(body.outputs, len(init), xs[0].shape[dim] if xs else length, dim)
+            outs = scan_outputs(list(body.outputs), len(init), xs[0].shape[dim] if xs else length, dim)
     graph = add_subgraph("combine_graph", body)
     add_node(scan_op, (graph, init, xs, (*additional, *body.lifted), dim, reverse, length, checkpoint), outs)
     return outs
@@ -283,7 +306,7 @@ class ScanFunction(torch.autograd.Function):
         fn, (k, m, dim, reverse, length), n_ys = ctx.state
         saved = ctx.saved_tensors
         xs, carries, additional = saved[:m], saved[m : m + k], saved[m + k :]
-        g_carry = [torch.zeros_like(c.select(dim, 0)) if g is None else g for g, c in zip(grads[:k], carries)]
+        g_carry = [c.new_zeros((*c.shape[:dim], *c.shape[dim + 1 :])) if g is None else g for g, c in zip(grads[:k], carries)]
         g_ys = [torch.zeros(meta[0], dtype=meta[1], device=meta[2]) if g is None else g for g, meta in zip(grads[k:], ctx.ys)]
         start = (*g_carry, *[torch.zeros_like(a) for a in additional])
         step = _step_vjp(fn, k, m, n_ys, len(additional))
@@ -313,7 +336,7 @@ def _step_vjp(fn: Step, k: int, m: int, n_ys: int, a: int) -> Step:
             outs = cast(list[torch.Tensor], list(fn(*inputs)))
             found = torch.autograd.grad(outs, inputs, [*g_carry, *g_y], allow_unused=True)
         found = tuple(torch.zeros_like(i) if g is None else g for g, i in zip(found, inputs))
-        g_a = [acc + g for acc, g in zip(g_acc, found[k + m :])]
+        g_a = [acc.add_(g) for acc, g in zip(g_acc, found[k + m :])]  # in place, as autograd's own buffers: one copy less
         return (*found[:k], *g_a, *found[k : k + m])
 
     return step
@@ -324,13 +347,13 @@ def scan_autograd_traced(fn: Step, init: tuple[object, ...], xs: tuple[torch.Ten
     """Under fake tensors or tracing with grad needed: ``ScanFunction`` over a step that takes every input."""
     if not xs or not all(isinstance(t, torch.Tensor) and t.is_floating_point() for t in (*init, *additional)):
         raise reverse_mode_error("scan", "trace" if active_trace() is not None else "fake")
-    if active_trace() is None:
-        if closed_over_grads((fn,), (*init, *[x.select(dim, 0) for x in xs], *additional)):
-            raise reverse_mode_error("scan", "fake")
+    if active_trace() is None:  # fake tensors alone: closed-over tensors requiring grad passed in
+        captured = closed_over_grads((fn,), (*init, *first_slices(xs, dim), *additional))
+        fn, additional = lift_closed_over(fn, captured), (*additional, *captured)
     else:
         mode = fake_mode_of([*init, *xs, *additional])
         with outside_trace(mode):
-            slices = [x.select(dim, 0).clone() for x in xs]
+            slices = [x.clone() for x in first_slices(xs, dim)]
         body = trace_body(fn, (*init, *slices, *additional))
         check_carry(fn, init, body.outputs)
         fn, additional = body.module, (*additional, *body.lifted)

@@ -23,16 +23,15 @@ from __future__ import annotations
 import contextlib
 import operator
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import torch
 import torch.fx as fx
-from torch.utils._python_dispatch import TorchDispatchMode, _disable_current_modes, _get_current_dispatch_mode_stack
-from torch.utils._pytree import tree_leaves
+from torch.utils._python_dispatch import _disable_current_modes, _get_current_dispatch_mode_stack
 
-from torchshade.fake import FakeTensor, FakeTensorMode
+from torchshade.fake import FakeTensorMode
 from torchshade.shapes import sym_op_tracing
 from torchshade.trace._mode import ProxyTorchDispatchMode
 from torchshade.trace._tracer import Pending, ProxyTracer, wrap_symnode
@@ -217,33 +216,3 @@ def _node_args(arg: object) -> object:
     if isinstance(arg, fx.Node):
         return arg
     return outer_arg(arg)
-
-
-class _Captures(TorchDispatchMode):
-    """Notes every tensor an op reads that is neither an argument nor made inside the body."""
-
-    def __init__(self, known: Sequence[object]) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]  # TorchDispatchMode.__init__ is untyped
-        self.known = {id(t) for t in known}
-        self.found: dict[int, torch.Tensor] = {}
-
-    def __torch_dispatch__(self, func: Any, types: Sequence[type], args: Sequence[object] = (),
-                           kwargs: Mapping[str, object] | None = None) -> object:  # fmt: skip
-        for t in tree_leaves((list(args), dict(kwargs or {}))):
-            if isinstance(t, torch.Tensor) and id(t) not in self.known:
-                self.found.setdefault(id(t), t)
-        out = func(*args, **(kwargs or {}))
-        self.known.update(id(t) for t in tree_leaves(out) if isinstance(t, torch.Tensor))
-        return out
-
-
-def closed_over_grads(fns: Sequence[Callable[..., object]], args: Sequence[object]) -> list[torch.Tensor]:
-    """The tensors requiring grad that ``fns`` read without getting them in ``args`` (run once each)."""
-    fake_mode = next((t.fake_mode for t in args if isinstance(t, FakeTensor)), None)
-    found: dict[int, torch.Tensor] = {}
-    for fn in fns:
-        mode = _Captures(args)
-        with outside_trace(fake_mode), torch.no_grad(), mode:
-            fn(*args)
-        found.update(mode.found)
-    return [t for t in found.values() if t.requires_grad]
