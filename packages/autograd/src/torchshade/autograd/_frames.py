@@ -1,28 +1,25 @@
-"""The user's line: the innermost stack frame outside torch and torchshade."""
+"""The user's line: the innermost stack frame that is not library code.
+
+Which files are library code (our packages, torch, sympy, the standard
+library, by their real locations on disk) is one rule for the whole
+project, ``torchshade.shapes.is_library_file``; a user's folder that happens
+to be called ``torchshade`` is user code.
+"""
 
 from __future__ import annotations
 
-import os
 import sys
 
-import torch
-
-import torchshade
-
-_LIBRARY_DIRS: tuple[str, ...] = (
-    os.path.dirname(torch.__file__) + os.sep,
-    *(os.path.join(path, "") for path in torchshade.__path__),
-    os.path.dirname(os.__file__) + os.sep + "contextlib.py",
-)
+from torchshade.shapes import is_library_file
 
 
 def user_line(skip: int = 1) -> str:
-    """``file.py:12 in fn`` for the innermost frame not in torch, torchshade or contextlib."""
+    """``file.py:12 in fn`` for the innermost frame of user code (below the caller's ``skip``)."""
     frame = sys._getframe(skip)
     while frame is not None:
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_LIBRARY_DIRS) and not filename.startswith("<frozen"):
-            return f"{filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+        code = frame.f_code
+        if not is_library_file(code.co_filename):
+            return f"{code.co_filename}:{frame.f_lineno} in {code.co_name}"
         back = frame.f_back
         if back is None:
             break
