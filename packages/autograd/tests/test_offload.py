@@ -3,11 +3,12 @@
 import gc
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
-from torchshade.autograd import SavedTensorModifiedError, save_on_cpu, save_on_disk
+from torchshade.autograd import SavedTensorModifiedError, save_on_cpu, save_on_disk, saved_tensors_hooks
 from torchshade.fake import FakeTensorMode
 
 
@@ -104,6 +105,62 @@ def test_cpu_moves_accelerator_tensors_to_cpu_and_back() -> None:
     assert back.device == t.device
     cpu = torch.randn(3)
     assert hooks.pack_hook(cpu)[1] is cpu  # nothing to move
+
+
+def keeping(store: list[Any]) -> Any:
+    """A hook that records what it is given and passes it on."""
+
+    def hook(x: Any) -> Any:
+        store.append(x)
+        return x
+
+    return hook
+
+
+def _meta(t: torch.Tensor) -> tuple[object, ...]:
+    return (tuple(t.shape), t.stride(), t.dtype, t.device)
+
+
+def test_cpu_under_autograd_with_fake_cuda_tensors() -> None:
+    # Through autograd, with fake CUDA tensors (no accelerator here): spies
+    # inside and outside save_on_cpu see what autograd saved, what
+    # save_on_cpu packed (compared with torch's own save_on_cpu), and what
+    # came back for backward.
+    saved: list[torch.Tensor] = []
+    packed: list[tuple[torch.device, torch.Tensor]] = []
+    unpacked: list[torch.Tensor] = []
+    mode = FakeTensorMode()
+    with mode:
+        w = torch.empty(5, 3, device="cuda").requires_grad_()
+        x = torch.empty(4, 5, device="cuda")
+        (expected,) = torch.autograd.grad((x @ w).tanh().sum(), w)
+        inner = saved_tensors_hooks(keeping(saved), keeping(unpacked))
+        with saved_tensors_hooks(keeping(packed), lambda p: p), save_on_cpu(), inner:
+            y = (x @ w).tanh()
+        (grad,) = torch.autograd.grad(y.sum(), w)
+        theirs = [torch.autograd.graph.save_on_cpu().pack_hook(t) for t in saved]
+    assert len(saved) == len(packed) == len(unpacked) >= 2
+    for t, (device, cpu), (their_device, their_cpu) in zip(saved, packed, theirs, strict=True):
+        assert t.device.type == "cuda" and device == t.device == their_device
+        assert cpu.device == their_cpu.device == torch.device("cpu")
+        assert _meta(cpu)[:3] == _meta(their_cpu)[:3] == _meta(t)[:3]
+        assert cpu.is_pinned() == torch.accelerator.is_available()  # pinned only where pinning exists
+    assert sorted(map(_meta, unpacked), key=str) == sorted(map(_meta, saved), key=str)  # back on cuda
+    assert _meta(grad) == _meta(expected)
+
+
+def test_cpu_keeps_cpu_tensors_where_they_are_under_autograd() -> None:
+    saved: list[torch.Tensor] = []
+    packed: list[tuple[torch.device, torch.Tensor]] = []
+    a = torch.randn(4, requires_grad=True)
+    with saved_tensors_hooks(keeping(packed), lambda p: p), save_on_cpu():
+        with saved_tensors_hooks(keeping(saved), lambda t: t):
+            y = (a * a).exp()
+    assert len(packed) == len(saved) >= 2
+    assert all(cpu is t for (_, cpu), t in zip(packed, saved, strict=True))  # nothing moved, nothing copied
+    y.sum().backward()
+    assert a.grad is not None
+    torch.testing.assert_close(a.grad, (2 * a * (a * a).exp()).detach())
 
 
 def test_disk_writes_a_view_s_own_bytes_not_its_base(tmp_path: Path) -> None:
