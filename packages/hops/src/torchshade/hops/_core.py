@@ -269,6 +269,16 @@ def same_value(x: object, y: object) -> bool:
     return bool(ex == ey)
 
 
+def zero_sum(t: torch.Tensor) -> torch.Tensor:
+    """The start of a running sum of ``t``'s gradients in a backward loop: one zero expanded to ``t``'s shape.
+
+    It takes one element of memory, not ``t``'s size; the first step's sum is
+    the first full-size tensor (as autograd's own buffers, which start from
+    the first gradient that arrives).
+    """
+    return t.new_zeros(()).expand(t.shape)
+
+
 def is_constant(pred: object) -> bool:
     """A predicate known now: a Python bool or a SymBool with a constant value."""
     if isinstance(pred, bool):

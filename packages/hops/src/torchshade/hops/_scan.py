@@ -14,7 +14,7 @@ import torch
 from torch.utils.checkpoint import checkpoint as torch_checkpoint
 from torch.utils._pytree import tree_unflatten
 
-from ._core import FlatFn, compare_leaves, root, describe, fake_mode_of, flatten_leaves, input_paths, spec_text
+from ._core import FlatFn, compare_leaves, root, describe, fake_mode_of, flatten_leaves, input_paths, spec_text, zero_sum
 from ._errors import HopArgumentError, OutputMismatchError
 from ._op import HigherOrderOp, needs_grad, reverse_mode_error
 from ._closure import closed_over_grads, lift_closed_over
@@ -308,7 +308,7 @@ class ScanFunction(torch.autograd.Function):
         xs, carries, additional = saved[:m], saved[m : m + k], saved[m + k :]
         g_carry = [c.new_zeros((*c.shape[:dim], *c.shape[dim + 1 :])) if g is None else g for g, c in zip(grads[:k], carries)]
         g_ys = [torch.zeros(meta[0], dtype=meta[1], device=meta[2]) if g is None else g for g, meta in zip(grads[k:], ctx.ys)]
-        start = (*g_carry, *[torch.zeros_like(a) for a in additional])
+        start = (*g_carry, *[zero_sum(a) for a in additional])
         step = _step_vjp(fn, k, m, n_ys, len(additional))
         with torch.no_grad():
             outs = scan_op(step, start, (*xs, *carries, *g_ys), tuple(additional), dim, not reverse, length, None)
@@ -336,7 +336,7 @@ def _step_vjp(fn: Step, k: int, m: int, n_ys: int, a: int) -> Step:
             outs = cast(list[torch.Tensor], list(fn(*inputs)))
             found = torch.autograd.grad(outs, inputs, [*g_carry, *g_y], allow_unused=True)
         found = tuple(torch.zeros_like(i) if g is None else g for g, i in zip(found, inputs))
-        g_a = [acc.add_(g) for acc, g in zip(g_acc, found[k + m :])]  # in place, as autograd's own buffers: one copy less
+        g_a = [acc + g for acc, g in zip(g_acc, found[k + m :])]
         return (*found[:k], *g_a, *found[k : k + m])
 
     return step

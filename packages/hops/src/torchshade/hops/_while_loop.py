@@ -15,7 +15,7 @@ from torch.utils._pytree import tree_unflatten
 
 from torchshade.fake import FakeTensorMode
 
-from ._core import FlatFn, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, spec_text
+from ._core import FlatFn, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, spec_text, zero_sum
 from ._errors import HopArgumentError, HopError, OutputMismatchError
 from ._op import HigherOrderOp, needs_grad
 from ._scan import scan_op, segment_length
@@ -283,7 +283,7 @@ class WhileLoopFunction(torch.autograd.Function):
         additional = tuple(next(rest) if a is None else a for a in ctx.others)
         wrt = [i for i, a in enumerate(additional) if isinstance(a, torch.Tensor) and a.is_floating_point()]
         g = [torch.zeros(s.shape[1:], dtype=s.dtype, device=s.device) if gi is None else gi for gi, s in zip(grads, stacks)]
-        start = (*g, *[torch.zeros_like(cast(torch.Tensor, additional[i])) for i in wrt])
+        start = (*g, *[zero_sum(cast(torch.Tensor, additional[i])) for i in wrt])
         step = _body_vjp(body_fn, k, wrt) if every == 1 else _segment_vjp(cond_fn, body_fn, k, every, wrt)
         with torch.no_grad():
             outs = scan_op(step, start, stacks, additional, 0, True, None, None)
@@ -311,7 +311,7 @@ def _body_vjp(body_fn: BodyFn, k: int, wrt: Sequence[int]) -> BodyFn:
             found = torch.autograd.grad([o for o, _ in pairs], wanted, [g for _, g in pairs], allow_unused=True) if pairs else (None,) * len(wanted)
         grads = iter(torch.zeros_like(w) if f is None else f for f, w in zip(found, wanted))
         g_next = [next(grads) if c.requires_grad else torch.zeros_like(c) for c in inputs]
-        return (*g_next, *[acc.add_(next(grads)) for acc in g_acc])  # in place, as autograd's own buffers
+        return (*g_next, *[acc + next(grads) for acc in g_acc])
 
     return step
 
