@@ -119,3 +119,32 @@ def test_unbacked_equal_to_a_backed_size_gets_its_hint(env: ShapeEnv) -> None:
     assert bool(u > 3) is True  # decided from s0's hint, as a guard on s0
     assert [g.python for g in env.input_guards() if g.kind == "decision"] == []
     assert [g.python for g in env.input_guards() if g.kind == "bound"] == ["4 <= n"]  # was [2, inf]
+
+
+def test_every_unbacked_symbol_goes_into_one_record_in_order_as_torch_lists_them() -> None:
+    ours, theirs = ShapeEnv(), torch_shapes.ShapeEnv()
+    before = ours.unbacked.mark()
+    for env in (ours, theirs):
+        env.create_unbacked_symint()
+        env.create_unbacked_symfloat()
+        env.create_unbacked_symbool()
+    fresh = ours.unbacked.fresh_since(before)
+    assert [str(s) for s in fresh] == [str(s) for s in theirs.pending_fresh_unbacked_symbols] == ["u0", "zuf0", "u1"]
+    mark = ours.unbacked.mark()
+    assert ours.unbacked.fresh_since(mark) == []
+    sizes, _, _ = ours.create_symbolic_sizes_strides_storage_offset(torch.empty(4, 3), "x")
+    assert ours.unbacked.fresh_since(mark) == []  # backed symbols are not in it
+    (u,) = [ours.create_unbacked_symint() for _ in range(1)]
+    assert ours.unbacked.fresh_since(mark) == [u.node.expr]
+
+
+def test_clearing_torchs_pending_list_leaves_the_record() -> None:
+    # torch's compute_unbacked_bindings clears pending_fresh_unbacked_symbols once
+    # it has bound them; a mark taken earlier must still see what came after it.
+    env = ShapeEnv()
+    env.create_unbacked_symint()
+    mark = env.unbacked.mark()
+    u1 = env.create_unbacked_symint()
+    env.pending_fresh_unbacked_symbols.clear()
+    assert [str(s) for s in env.pending_fresh_unbacked_symbols] == ["u0", "u1"]
+    assert env.unbacked.fresh_since(mark) == [u1.node.expr]

@@ -125,7 +125,6 @@ def local_scalar_dense(
         value = env.create_unbacked_symbool()
     else:
         value = env.create_unbacked_symint()
-    mode.uncacheable_events += 1
     if isinstance(t, FakeTensor):
         t._remember("item", value)
     return value
@@ -144,7 +143,6 @@ def equal(
             "data, which fake tensors do not have. Give the mode a ShapeEnv "
             "(FakeTensorMode(shape_env=ShapeEnv())) to get an unbacked symbol.",
         )
-    mode.uncacheable_events += 1
     return mode.shape_env.create_unbacked_symbool()
 
 

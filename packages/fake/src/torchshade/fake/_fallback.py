@@ -92,7 +92,7 @@ def run_fallback(
         return value
 
     fakes: dict[int, FakeTensor] = {}
-    mode.uncacheable_events += 1  # modes without fallback must not be served this
+    mode.fallback_runs += 1  # never cached: modes without fallback must not be served this
     real_args = [to_real(a) for a in args]
     real_kwargs = {k: to_real(v) for k, v in kwargs.items()}
     with private.DisableTorchDispatch(), torch.no_grad():

@@ -123,9 +123,10 @@ class FakeTensorMode(TorchDispatchMode):
         self.shape_env = shape_env
         self.static_shapes = shape_env is None if static_shapes is None else static_shapes
         self.in_kernel = False
-        # Bumped by anything whose result must not be cached: a new unbacked
-        # symbol, a fallback kernel run for real.
-        self.uncacheable_events = 0
+        # Kernels run for real on zeros (_fallback.py): never cached, so that a
+        # mode without fallback is never served their outputs.  (Calls that make
+        # unbacked symbols are told by the ShapeEnv's record, ``env.unbacked``.)
+        self.fallback_runs = 0
         self.converter = FakeTensorConverter(self)
         # Static entries depend only on the key and are shared by all static
         # modes; symbolic ones name this env's symbols and stay with the mode.
@@ -240,7 +241,6 @@ class FakeTensorMode(TorchDispatchMode):
             )
         size = env.create_unbacked_symint()
         env._constrain_range_for_size(size.node.expr, min=min, max=max)
-        self.uncacheable_events += 1
         assert isinstance(size, torch.SymInt)  # the env's contract
         return size
 
@@ -378,10 +378,14 @@ class FakeTensorMode(TorchDispatchMode):
                 return out
         env = self.shape_env
         mark = decision_mark(env) if key is not None and env is not None else None
-        events_before = self.uncacheable_events
+        unbacked_mark = env.unbacked.mark() if mark is not None else 0
+        fallbacks_before = self.fallback_runs
         out = self._run_kernel(func, args, kwargs, fakes)
-        if key is not None and self.uncacheable_events == events_before:
-            cache.store(key, out, fakes, decisions_since(env, mark))
+        if key is not None and self.fallback_runs == fallbacks_before:
+            # A call that made unbacked symbols (by any route: env.unbacked sees them all)
+            # must make new ones each time, so it is never stored.
+            if mark is None or not env.unbacked.fresh_since(unbacked_mark):
+                cache.store(key, out, fakes, decisions_since(env, mark))
         return out
 
     def _run_kernel(

@@ -13,8 +13,8 @@ has:
   of the tensor) or ``(1, "size", 0)`` (of output 1) or ``()`` (the value
   itself). A symbol that appears only shifted (a size ``u0 + 1``) ends its
   path with ``"minus", 1``: ``u0`` is the value there minus 1. The new
-  symbols are the ones the ShapeEnv made while the node ran (its
-  ``pending_fresh_unbacked_symbols``), whatever form they take in the value.
+  symbols are the ones the ShapeEnv made while the node ran (its one
+  record of them, ``env.unbacked``), whatever form they take in the value.
 """
 
 from __future__ import annotations
@@ -53,11 +53,11 @@ class FakeTensorProp(torch.fx.Interpreter):
 
     def run_node(self, n: torch.fx.Node) -> Any:
         env = self._mode.shape_env
-        mark = len(env.pending_fresh_unbacked_symbols) if env is not None else 0
+        mark = env.unbacked.mark() if env is not None else 0
         result = super().run_node(n)
         n.meta["val"] = self._snapshot(result)
-        if env is not None and len(env.pending_fresh_unbacked_symbols) > mark:
-            fresh = env.pending_fresh_unbacked_symbols[mark:]
+        fresh = env.unbacked.fresh_since(mark) if env is not None else []
+        if fresh:
             bindings = _bindings(fresh, list(_sym_leaves(result, ())))
             if bindings:
                 n.meta["unbacked_bindings"] = bindings

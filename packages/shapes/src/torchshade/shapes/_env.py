@@ -40,6 +40,7 @@ from ._ranges import ValueRanges
 from ._reasoner import Reasoner
 from ._snapshot import rollback_on_error
 from ._symbols import BACKED_FLOAT, BACKED_INT, UNBACKED_FLOAT, UNBACKED_INT, is_unbacked_symbol
+from ._unbacked import UnbackedSymbols
 
 SizeLike = int | torch.SymInt
 
@@ -85,7 +86,7 @@ class ShapeEnv(Reasoner):
         self.allow_dynamic_output_shape_ops = True
         self.allow_scalar_outputs = True
         self.unbacked_renamings: dict[Expr, Expr] = {}
-        self.pending_fresh_unbacked_symbols: list[Expr] = []
+        self.unbacked = UnbackedSymbols()  # every unbacked symbol made, in order (_unbacked.py)
         self._names: dict[Expr, str] = {}
 
     # -- torch-compatible views of the knowledge ----------------------------
@@ -111,6 +112,11 @@ class ShapeEnv(Reasoner):
 
     var_to_val = backed_var_to_val
 
+    @property
+    def pending_fresh_unbacked_symbols(self) -> list[Expr]:
+        """torch's name: the unbacked symbols made so far, a copy of ``unbacked``'s record."""
+        return list(self.unbacked.symbols)
+
     def is_unbacked(self, symbol: Expr) -> bool:
         """True for a symbol with no hint (``u0``, ``zuf0``)."""
         return is_unbacked_symbol(symbol)
@@ -127,6 +133,8 @@ class ShapeEnv(Reasoner):
         self.infos[symbol] = SymbolInfo(symbol, hint, [source or symbol.name], None, Provenance.capture())
         if hint is not None:
             self.hints[symbol] = hint
+        if prefix in (UNBACKED_INT, UNBACKED_FLOAT):
+            self.unbacked.add(symbol)  # the one record every unbacked symbol goes into
         return symbol
 
     def create_symbol(self, hint: int, source: str, dynamic: DimDynamic = DimDynamic.DYNAMIC,
@@ -221,7 +229,7 @@ class ShapeEnv(Reasoner):
         strides and offset come from ``input_guards()``.
         """
         if dims:
-            with rollback_on_error(self, self.knowledge, self.log):
+            with rollback_on_error(self, self.knowledge, self.log, self.unbacked):
                 return self._create_sizes_strides_offset(t, source, dynamic_dims, dims)
         return self._create_sizes_strides_offset(t, source, dynamic_dims, dims)
 
@@ -274,20 +282,17 @@ class ShapeEnv(Reasoner):
     def create_unbacked_symint(self, source: str | None = None) -> torch.SymInt:
         """A fresh int ``u<n>`` with no hint and range [-inf, inf]."""
         symbol = self._new_symbol(UNBACKED_INT, None, source, integer=True)
-        self.pending_fresh_unbacked_symbols.append(symbol)
         return torch.SymInt(self.node(symbol, None, int))
 
     def create_unbacked_symfloat(self, source: str | None = None) -> torch.SymFloat:
         """A fresh float ``zuf<n>`` with no hint."""
         symbol = self._new_symbol(UNBACKED_FLOAT, None, source, real=True)
-        self.pending_fresh_unbacked_symbols.append(symbol)
         return torch.SymFloat(self.node(symbol, None, float))
 
     def create_unbacked_symbool(self, source: str | None = None) -> torch.SymBool:
         """A fresh bool: ``Eq(u<n>, 1)`` for an unbacked int ``u<n>`` in [0, 1]."""
         symbol = self._new_symbol(UNBACKED_INT, None, source, integer=True)
         self.knowledge.narrow(symbol, ValueRanges(0, 1))
-        self.pending_fresh_unbacked_symbols.append(symbol)
         return torch.SymBool(self.node(sympy.Eq(symbol, 1), None, bool))
 
     def create_symfloat(self, hint: float, source: str) -> torch.SymFloat:
