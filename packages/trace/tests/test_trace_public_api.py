@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from pathlib import Path
 
@@ -16,11 +17,16 @@ def test_public_names() -> None:
         "CapturedTensorError",
         "ForeignSymbolError",
         "GuardViolationError",
+        "Subgraph",
         "TraceError",
         "TraceInputError",
         "TraceOutputError",
         "TracingModeError",
+        "add_call",
+        "add_subgraph",
+        "is_tracing",
         "make_fx",
+        "trace_subgraph",
     ]
     public = {name for name in vars(torchshade.trace) if not name.startswith("_")}
     assert public == set(torchshade.trace.__all__)
@@ -34,6 +40,17 @@ def test_make_fx_signature_follows_torchs() -> None:
         "tracing_mode: 'str' = 'real', _allow_non_fake_inputs: 'bool' = False, *, "
         "record_module_stack: 'bool' = False, check_guards: 'bool' = True) -> 'Callable[..., fx.GraphModule]'"
     )
+
+
+def test_higher_order_op_hooks_signatures() -> None:
+    trace = torchshade.trace
+    assert str(inspect.signature(trace.is_tracing)) == "() -> 'bool'"
+    assert str(inspect.signature(trace.trace_subgraph)) == "(fn: 'Callable[..., Sequence[object]]', args: 'Sequence[object]') -> 'Subgraph'"
+    assert str(inspect.signature(trace.add_subgraph)) == "(prefix: 'str', subgraph: 'Subgraph') -> 'fx.Node'"
+    assert str(inspect.signature(trace.add_call)) == (
+        "(target: 'Callable[..., object]', args: 'tuple[object, ...]', outputs: 'Sequence[object]') -> 'fx.Node'"
+    )
+    assert [f.name for f in dataclasses.fields(trace.Subgraph)] == ["module", "outputs", "lifted"]
 
 
 def test_error_classes() -> None:
