@@ -13,12 +13,13 @@ import torch
 from torch.utils._pytree import TreeSpec, tree_unflatten
 
 from torchshade.fake import FakeTensorMode
+from torchshade.trace import add_call, add_subgraph, is_tracing, trace_subgraph
 
+from ._closure import closed_over_grads, lift_closed_over
 from ._core import FlatFn, check_structure, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, is_constant, mismatch, same_sizes, same_value
 from ._errors import HopArgumentError
 from ._op import HigherOrderOp, needs_grad
-from ._closure import closed_over_grads, lift_closed_over
-from ._subgraph import active_trace, add_node, add_subgraph, align_lifted, outside_trace, trace_body
+from ._subgraph import align_lifted, outside_trace
 
 cond_op = HigherOrderOp("cond")
 """The flat op: ``cond_op(pred, true_fn, false_fn, operands)`` -> tuple of output leaves."""
@@ -144,7 +145,7 @@ cond_op.register("fake")(cond_fake)
 def cond_trace(pred: object, true_fn: Callable[..., tuple[object, ...]], false_fn: Callable[..., tuple[object, ...]],
                operands: tuple[object, ...]) -> tuple[object, ...]:  # fmt: skip
     """One ``cond`` node; both branches subgraphs (``true_graph_0``, ``false_graph_0``)."""
-    first, second = trace_body(true_fn, operands), trace_body(false_fn, operands)
+    first, second = trace_subgraph(true_fn, operands), trace_subgraph(false_fn, operands)
     if needs_grad([*first.lifted, *second.lifted]):  # closed-over tensors need grad: the differentiable path
         return cond_autograd_traced(pred, true_fn, false_fn, operands)
     lifted = align_lifted(first, second, len(operands))
@@ -155,7 +156,7 @@ def cond_trace(pred: object, true_fn: Callable[..., tuple[object, ...]], false_f
             taken = bool(pred.item()) if isinstance(pred, torch.Tensor) else bool(pred)
         merged = first.outputs if taken else second.outputs
     graphs = (add_subgraph("true_graph", first), add_subgraph("false_graph", second))
-    add_node(cond_op, (pred, *graphs, (*operands, *lifted)), merged)
+    add_call(cond_op, (pred, *graphs, (*operands, *lifted)), merged)
     return merged
 
 
@@ -228,16 +229,16 @@ def cond_autograd_traced(pred: object, true_fn: Branch, false_fn: Branch, operan
     """Under fake tensors or tracing with grad needed: ``CondFunction`` over branches that take every input.
 
     Traced, the branches are first traced into subgraphs that take what they
-    close over as arguments (``trace_body``); under fake tensors alone the
+    close over as arguments (``trace_subgraph``); under fake tensors alone the
     closed-over tensors that require grad are passed in (``lift_closed_over``).
     Either way the vjps differentiate with respect to those too.
     """
-    if active_trace() is None:
+    if not is_tracing():
         captured = closed_over_grads((true_fn, false_fn), operands)
         inputs = (*operands, *captured)
         branches = (lift_closed_over(true_fn, captured), lift_closed_over(false_fn, captured))
     else:
-        first, second = trace_body(true_fn, operands), trace_body(false_fn, operands)
+        first, second = trace_subgraph(true_fn, operands), trace_subgraph(false_fn, operands)
         inputs = (*operands, *align_lifted(first, second, len(operands)))
         branches = (first.module, second.module)
     return tuple(CondFunction.apply(pred, *branches, len(inputs), *inputs))  # type: ignore[no-untyped-call]  # Function.apply is untyped

@@ -5,9 +5,9 @@ Every op works on *flat* values: the public function flattens its pytrees
 return flat tuples (``FlatFn``), and calls the op's flat entry point, which
 picks one rule per setting::
 
-    a torchshade.trace ProxyTorchDispatchMode is active   -> trace rule
-    an operand is a FakeTensor                            -> fake rule
-    otherwise (autograd records through it when needed)   -> eager rule
+    a torchshade.trace make_fx trace is active (is_tracing) -> trace rule
+    an operand is a FakeTensor                              -> fake rule
+    otherwise (autograd records through it when needed)     -> eager rule
 
 What every body call goes through (``FlatFn.__call__``): inputs' versions
 noted, the user function run, outputs flattened, then

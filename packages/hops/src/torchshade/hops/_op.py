@@ -20,9 +20,10 @@ from typing import Any, TypeVar
 import torch
 from torch.utils._pytree import tree_leaves
 
+from torchshade.trace import is_tracing
+
 from ._core import fake_mode_of
 from ._errors import HopError
-from ._subgraph import active_trace
 
 Rule = TypeVar("Rule", bound=Callable[..., Any])
 
@@ -45,7 +46,7 @@ class HigherOrderOp:
 
     def setting(self, operands: Sequence[object]) -> str:
         leaves = tree_leaves(list(operands))
-        base = "trace" if active_trace() is not None else "fake" if fake_mode_of(leaves) is not None else "eager"
+        base = "trace" if is_tracing() else "fake" if fake_mode_of(leaves) is not None else "eager"
         if not torch.is_grad_enabled() or not any(isinstance(t, torch.Tensor) and t.requires_grad for t in leaves):
             return base
         if base == "eager":

@@ -14,11 +14,13 @@ import torch
 from torch.utils.checkpoint import checkpoint as torch_checkpoint
 from torch.utils._pytree import tree_unflatten
 
+from torchshade.trace import add_call, add_subgraph, is_tracing, trace_subgraph
+
+from ._closure import closed_over_grads, lift_closed_over
 from ._core import FlatFn, compare_leaves, root, describe, fake_mode_of, flatten_leaves, input_paths, spec_text, zero_sum
 from ._errors import HopArgumentError, OutputMismatchError
 from ._op import HigherOrderOp, needs_grad, reverse_mode_error
-from ._closure import closed_over_grads, lift_closed_over
-from ._subgraph import active_trace, add_node, add_subgraph, outside_trace, trace_body
+from ._subgraph import outside_trace
 
 scan_op = HigherOrderOp("scan")
 """The flat op: ``scan_op(combine_fn, init, xs, additional, dim, reverse, length, checkpoint)`` -> (*carry, *ys)."""
@@ -213,7 +215,7 @@ def scan_trace(fn: Callable[..., tuple[object, ...]], init: tuple[object, ...], 
     mode = fake_mode_of([*init, *xs, *additional])
     with outside_trace(mode):
         slices = [x.clone() for x in first_slices(xs, dim)]
-    body = trace_body(fn, (*init, *slices, *additional))
+    body = trace_subgraph(fn, (*init, *slices, *additional))
     if needs_grad(body.lifted):  # closed-over tensors need grad: the differentiable path
         return scan_autograd_traced(fn, init, xs, additional, dim, reverse, length, checkpoint)
     check_carry(fn, init, body.outputs)
@@ -223,7 +225,7 @@ def scan_trace(fn: Callable[..., tuple[object, ...]], init: tuple[object, ...], 
         else:
             outs = scan_outputs(list(body.outputs), len(init), xs[0].shape[dim] if xs else length, dim)
     graph = add_subgraph("combine_graph", body)
-    add_node(scan_op, (graph, init, xs, (*additional, *body.lifted), dim, reverse, length, checkpoint), outs)
+    add_call(scan_op, (graph, init, xs, (*additional, *body.lifted), dim, reverse, length, checkpoint), outs)
     return outs
 
 
@@ -346,15 +348,15 @@ def scan_autograd_traced(fn: Step, init: tuple[object, ...], xs: tuple[torch.Ten
                          dim: int, reverse: bool, length: int | None, checkpoint: int | str | None = None) -> tuple[object, ...]:  # fmt: skip
     """Under fake tensors or tracing with grad needed: ``ScanFunction`` over a step that takes every input."""
     if not xs or not all(isinstance(t, torch.Tensor) and t.is_floating_point() for t in (*init, *additional)):
-        raise reverse_mode_error("scan", "trace" if active_trace() is not None else "fake")
-    if active_trace() is None:  # fake tensors alone: closed-over tensors requiring grad passed in
+        raise reverse_mode_error("scan", "trace" if is_tracing() else "fake")
+    if not is_tracing():  # fake tensors alone: closed-over tensors requiring grad passed in
         captured = closed_over_grads((fn,), (*init, *first_slices(xs, dim), *additional))
         fn, additional = lift_closed_over(fn, captured), (*additional, *captured)
     else:
         mode = fake_mode_of([*init, *xs, *additional])
         with outside_trace(mode):
             slices = [x.clone() for x in first_slices(xs, dim)]
-        body = trace_body(fn, (*init, *slices, *additional))
+        body = trace_subgraph(fn, (*init, *slices, *additional))
         check_carry(fn, init, body.outputs)
         fn, additional = body.module, (*additional, *body.lifted)
         if not all(isinstance(t, torch.Tensor) and t.is_floating_point() for t in additional):

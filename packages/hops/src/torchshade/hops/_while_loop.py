@@ -14,13 +14,14 @@ from torch.utils.checkpoint import checkpoint as torch_checkpoint
 from torch.utils._pytree import tree_unflatten
 
 from torchshade.fake import FakeTensorMode
+from torchshade.trace import add_call, add_subgraph, is_tracing, trace_subgraph
 
+from ._closure import closed_over_grads, lift_closed_over
 from ._core import FlatFn, compare_leaves, describe, fake_mode_of, flatten_leaves, input_paths, spec_text, zero_sum
 from ._errors import HopArgumentError, HopError, OutputMismatchError
 from ._op import HigherOrderOp, needs_grad
 from ._scan import scan_op, segment_length
-from ._closure import closed_over_grads, lift_closed_over
-from ._subgraph import active_trace, add_node, add_subgraph, align_lifted, outside_trace, trace_body
+from ._subgraph import align_lifted, outside_trace
 
 while_loop_op = HigherOrderOp("while_loop")
 """The flat op: ``while_loop_op(cond_fn, body_fn, carried, additional, checkpoint, keep=0)`` -> the final carries.
@@ -195,7 +196,7 @@ def while_loop_trace(cond_fn: BodyFn, body_fn: BodyFn, carried: tuple[object, ..
         return while_loop_eager(cond_fn, body_fn, carried, additional, checkpoint, keep)
     with outside_trace(mode):
         inputs = abstract_carries(mode, carried) if mode is not None else carried
-    cond_body, body = trace_body(cond_fn, (*inputs, *additional)), trace_body(body_fn, (*inputs, *additional))
+    cond_body, body = trace_subgraph(cond_fn, (*inputs, *additional)), trace_subgraph(body_fn, (*inputs, *additional))
     if not keep and needs_grad([*cond_body.lifted, *body.lifted]):  # closed-over tensors need grad
         return while_loop_autograd_traced(cond_fn, body_fn, carried, additional, checkpoint)
     check_body(body_fn, inputs, body.outputs)
@@ -207,7 +208,7 @@ def while_loop_trace(cond_fn: BodyFn, body_fn: BodyFn, carried: tuple[object, ..
             outs = abstract_carries(mode, body.outputs)
             outs = (*outs, *stacked_like(mode, body.outputs)) if keep else outs
     graphs = (add_subgraph("cond_graph", cond_body), add_subgraph("body_graph", body))
-    add_node(while_loop_op, (*graphs, carried, (*additional, *lifted), checkpoint, keep), outs)
+    add_call(while_loop_op, (*graphs, carried, (*additional, *lifted), checkpoint, keep), outs)
     return outs
 
 
@@ -348,7 +349,7 @@ def while_loop_autograd_traced(cond_fn: BodyFn, body_fn: BodyFn, carried: tuple[
     closed-over tensors that require grad are passed in (``lift_closed_over``).
     """
     if keep:  # a re-run of a differentiable loop's forward node: its outputs, not differentiated again
-        rule = while_loop_trace if active_trace() is not None else while_loop_fake
+        rule = while_loop_trace if is_tracing() else while_loop_fake
         return rule(cond_fn, body_fn, carried, additional, checkpoint, keep)
     mode = fake_mode_of([*carried, *additional])
     with outside_trace(mode):
@@ -362,14 +363,14 @@ def while_loop_autograd_traced(cond_fn: BodyFn, body_fn: BodyFn, carried: tuple[
                 "on data (under fake tensors or tracing) needs every carry to be a tensor. Carry it as "
                 "a tensor (torch.tensor(i)) instead."
             )
-    if active_trace() is None:
+    if not is_tracing():
         captured = closed_over_grads((cond_fn, body_fn), (*carried, *additional))
         cond_fn, body_fn = lift_closed_over(cond_fn, captured), lift_closed_over(body_fn, captured)
         additional = (*additional, *captured)
     else:
         with outside_trace(mode):
             inputs = abstract_carries(mode, carried) if mode is not None else carried
-        cond_body, body = trace_body(cond_fn, (*inputs, *additional)), trace_body(body_fn, (*inputs, *additional))
+        cond_body, body = trace_subgraph(cond_fn, (*inputs, *additional)), trace_subgraph(body_fn, (*inputs, *additional))
         check_body(body_fn, inputs, body.outputs)
         lifted = align_lifted(cond_body, body, len(inputs) + len(additional))
         cond_fn, body_fn, additional = cond_body.module, body.module, (*additional, *lifted)
