@@ -34,3 +34,14 @@ def test_errors_share_a_base() -> None:
     for name in ("AliasingError", "HopArgumentError", "InputMutationError", "OutputMismatchError"):
         cls = getattr(torchshade.hops, name)
         assert issubclass(cls, torchshade.hops.HopError) and cls.__doc__ and "Fix" in cls.__doc__
+
+
+def test_only_the_public_names_of_other_torchshade_packages_are_imported() -> None:
+    import ast
+    from pathlib import Path
+
+    source = Path(torchshade.hops.__file__).parent
+    for path in sorted(source.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("torchshade."):
+                assert "._" not in node.module, f"{path.name} imports {node.module}"
