@@ -60,9 +60,3 @@ def test_model_that_raises_while_running(source: Path, capsys: pytest.CaptureFix
 def test_fake_trace_needs_sizes(capsys: pytest.CaptureFixture[str]) -> None:
     err = _fails(["trace", "gpt2", "--mode", "fake"], capsys, 2)
     assert "--mode fake: static sizes needed, e.g. --at batch=2,seq=2." in err
-
-
-
-def test_rnn_memory_says_what_hops_lacks(capsys: pytest.CaptureFixture[str]) -> None:
-    err = _fails(["memory", "rnn", "--at", "batch=2,seq=8"], capsys, 1)
-    assert "scan" in err and "memory of this model needs the backward of torchshade.hops.scan under fake tensors" in err

@@ -29,12 +29,6 @@ class Model:
     memory_note: str = ""  # why `torchshade memory` cannot run it, printed with the error if it fails
 
 
-SCAN_NOTE = (
-    "memory of this model needs the backward of torchshade.hops.scan under fake tensors, which hops "
-    "does not have yet (torchshade trace rnn works: the forward)."
-)
-
-
 def _tokens() -> tuple[TensorSpec, ...]:
     return (TensorSpec("tokens", torch.int64, ("batch", "seq")),)
 
@@ -53,7 +47,7 @@ BUILTIN_MODELS: dict[str, Model] = {
         Model("moe", "Mixture-of-experts block: d=1024, 8 SwiGLU experts, top-2 data-dependent routing, f32",
               MoE, (TensorSpec("x", torch.float32, ("batch", "seq", 1024)),)),
         Model("rnn", "RNN on torchshade.hops.scan: tanh cell, d=1024, hidden 2048, one scan over seq, f32",
-              ScanRNN, (TensorSpec("x", torch.float32, ("batch", "seq", 1024)),), SCAN_NOTE),
+              ScanRNN, (TensorSpec("x", torch.float32, ("batch", "seq", 1024)),)),
     )
 }  # fmt: skip
 
