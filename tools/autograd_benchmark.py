@@ -14,6 +14,10 @@ cross-entropy loss, backward, an SGD step. Four variants run in one process,
              function (no check): what any Python-level wrapper costs, the
              floor for a version check written in Python
 
+and with `--breakdown` the wrapper plus a 2-tuple reading `_version` at pack
+only (`read-pack`), at unpack only (`read-unpack`), or at both and comparing
+(`check`, the least a version check in Python does: where ours should land).
+
 The figure is the hooks' overhead: a variant's time per step minus the
 hook-free time *of the same round*. Printed for each variant: the ratio of
 median overheads over torch's, a 90% bootstrap interval of it (rounds
@@ -35,7 +39,7 @@ configuration (80 layers, d=8192, 64 heads, 8 KV heads, FFN 28672, vocab
 of 4096 tokens, in a fresh process, and prints the report's first and last
 lines, the time and the process's peak resident memory.
 
-    python3 tools/autograd_benchmark.py [--rounds N] [--steps S] [--quick] [--no-memory]
+    python3 tools/autograd_benchmark.py [--rounds N] [--steps S] [--quick] [--no-memory] [--breakdown]
     python3 tools/autograd_benchmark.py --report-70b
 """
 
@@ -188,6 +192,28 @@ def _wrapped() -> AbstractContextManager[object]:
     return torch.autograd.graph.saved_tensors_hooks(pack, unpack)
 
 
+def _reading(at_pack: bool, at_unpack: bool) -> Callable[[], AbstractContextManager[object]]:
+    """The wrapper plus reads of ``_version`` at pack and/or unpack: where a check's cost goes.
+
+    With both reads and the comparison this is the least a version check
+    written in Python can do (it never raises here: nothing is changed in place).
+    """
+
+    def hooks() -> AbstractContextManager[object]:
+        def pack(t: torch.Tensor) -> tuple[torch.Tensor, int]:
+            return (identity(t), t._version if at_pack else 0)
+
+        def unpack(record: tuple[torch.Tensor, int]) -> torch.Tensor:
+            value, version = record
+            if at_unpack and value._version < version:
+                raise RuntimeError("modified in place")
+            return identity(value)
+
+        return torch.autograd.graph.saved_tensors_hooks(pack, unpack)
+
+    return hooks
+
+
 @contextmanager
 def _entered(hooks: saved_tensors_hooks) -> Iterator[None]:
     with hooks:
@@ -199,6 +225,9 @@ HOOKS: dict[str, Callable[[], AbstractContextManager[object]]] = {
     "torch": lambda: torch.autograd.graph.saved_tensors_hooks(identity, identity),
     "ours": lambda: saved_tensors_hooks(identity, identity),
     "wrapper": _wrapped,
+    "read-pack": _reading(True, False),
+    "read-unpack": _reading(False, True),
+    "check": _reading(True, True),
     "disk": lambda: _entered(save_on_disk()),
     "cpu": lambda: _entered(save_on_cpu()),
 }
@@ -303,24 +332,26 @@ def ratio_interval(times: dict[str, list[float]], v: str, draws: int = 2000) -> 
 def print_clock(times: dict[str, list[float]], saved: int, clock: str) -> None:
     theirs = statistics.median(overheads(times, "torch"))
     low = {v: quantile(times[v], 0.2) for v in times}
-    print(f"\n{clock}: {'variant':<8} {'us/step':>9} {'overhead us':>12} {'us/saved':>9} "
+    print(f"\n{clock}: {'variant':<11} {'us/step':>9} {'overhead us':>12} {'us/saved':>9} "
           f"{'/torch medians':>15} {'90% interval':>14} {'median ratio':>13} {'/torch q20':>11}")  # fmt: skip
     for v in times:
         over = overheads(times, v)
         med = statistics.median(over)
         if v in ("none", "torch"):
-            print(f"{'':>{len(clock) + 1}} {v:<8} {statistics.median(times[v]):>9.1f} {med:>12.2f} {med / saved:>9.3f}")
+            print(f"{'':>{len(clock) + 1}} {v:<11} {statistics.median(times[v]):>9.1f} {med:>12.2f} {med / saved:>9.3f}")
             continue
         lo, hi = ratio_interval(times, v)
         per_round = statistics.median(o / t for o, t in zip(over, overheads(times, "torch"), strict=True) if t > 0)
         q20 = (low[v] - low["none"]) / (low["torch"] - low["none"])
-        print(f"{'':>{len(clock) + 1}} {v:<8} {statistics.median(times[v]):>9.1f} {med:>12.2f} {med / saved:>9.3f} "
+        print(f"{'':>{len(clock) + 1}} {v:<11} {statistics.median(times[v]):>9.1f} {med:>12.2f} {med / saved:>9.3f} "
               f"{med / theirs:>14.2f}x {lo:>6.2f}-{hi:.2f}x {per_round:>12.2f}x {q20:>10.2f}x")  # fmt: skip
 
 
 def time_steps(args: argparse.Namespace) -> None:
     where = quiet_process()
-    variants = ("none", "torch", "ours", "wrapper")
+    variants: tuple[str, ...] = ("none", "torch", "ours", "wrapper")
+    if args.breakdown:
+        variants += ("read-pack", "read-unpack", "check")
     times = run_rounds(args, variants)
     model, idx, _, _ = setup(SMALL)
     saved = saved_count(model, idx)
@@ -330,6 +361,9 @@ def time_steps(args: argparse.Namespace) -> None:
     print("/torch medians: ratio of median overheads, with a 90% bootstrap interval over rounds;")
     print("median ratio: median over rounds of the same-round ratio; q20: from each variant's 20% quantile time")
     print("wrapper: torch's hooks around one pass-through Python frame each way (no check): the floor of any wrapper")
+    if args.breakdown:
+        print("read-pack, read-unpack: the wrapper and a 2-tuple, reading _version at pack or at unpack only;")
+        print("check: both reads and the comparison, the least a version check in Python does")
     for clock in ("cpu", "wall"):
         print_clock(times[clock], saved, clock)
 
@@ -368,6 +402,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="8 rounds of 2 steps, no memory runs")
     parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--breakdown", action="store_true", help="also the wrapper with one or both version reads")
     parser.add_argument("--report-70b", action="store_true", help="saved_tensors_report of a 70B model")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
