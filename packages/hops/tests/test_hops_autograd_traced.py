@@ -9,10 +9,12 @@ each torch call) is also run on real tensors, so its values are checked too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
 import pytest
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 from torchshade.fake import FakeTensorMode
 from torchshade.hops import HopArgumentError, HopError, cond, scan, while_loop
@@ -145,3 +147,77 @@ def test_fake_cond_backward_reaches_closed_over_weights() -> None:
         out = cond(fx.sum() > 0, lambda x: x * fw, lambda x: x + fw, (fx,))
         (grad,) = torch.autograd.grad(out.sum(), fw)
     assert grad.shape == w.shape and grad.dtype == w.dtype
+
+
+def _scan_grads(init: torch.Tensor, xs: torch.Tensor, w: torch.Tensor, policy: int | str | None, reverse: bool) -> Grads:
+    c, ys = scan(lambda c, x: (torch.tanh(c * w + x), (c * 2).sin()), init, xs, checkpoint=policy, reverse=reverse)
+    return torch.autograd.grad(c.sum() + ys.pow(2).sum(), (init, xs, w))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("policy", [3, 4, "sqrt", 20])
+def test_traced_scan_backward_takes_the_checkpoint_policy(policy: int | str, reverse: bool) -> None:
+    torch.manual_seed(0)
+    args = (torch.randn(3, dtype=f64, requires_grad=True), torch.randn(11, 3, dtype=f64, requires_grad=True),
+            torch.randn(3, dtype=f64, requires_grad=True))  # fmt: skip
+    gm = make_fx(lambda i, x, w: _scan_grads(i, x, w, policy, reverse), tracing_mode="symbolic")(*args)
+    torch.testing.assert_close(gm(*args), _scan_grads(*args, None, reverse))
+    new = (torch.randn(4, dtype=f64, requires_grad=True), torch.randn(14, 4, dtype=f64, requires_grad=True),
+           torch.randn(4, dtype=f64, requires_grad=True))  # fmt: skip
+    torch.testing.assert_close(gm(*new), _scan_grads(*new, None, reverse))  # a different length, and rest
+
+
+def _peak_bytes(run: Callable[[], object]) -> int:
+    """The peak of the CPU allocations made while ``run`` runs (torch's profiler, every allocation and free)."""
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        run()
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    now = peak = 0
+    for event in sorted(events, key=lambda e: e.start_ns()):
+        now += event.nbytes()
+        peak = max(peak, now)
+    return peak
+
+
+def _state_grads(init: torch.Tensor, xs: torch.Tensor, w: torch.Tensor, policy: int | None) -> Grads:
+    """A recurrence whose carry (f64[d]) is much larger than a step's x and y (f64[1]): its carries dominate."""
+    c, ys = scan(lambda c, x: (torch.tanh(c * w + x), c.sum(0, keepdim=True)), init, xs, checkpoint=policy)
+    return torch.autograd.grad(c.sum() + ys.pow(2).sum(), (init, xs, w))
+
+
+def test_checkpointed_traced_scan_backward_peaks_lower() -> None:
+    n, d = 400, 256
+    args = (torch.randn(d, dtype=f64, requires_grad=True), torch.randn(n, 1, dtype=f64, requires_grad=True),
+            torch.randn(d, dtype=f64, requires_grad=True))  # fmt: skip
+    peaks, grads = {}, {}
+    for policy in (None, 20):
+        gm = make_fx(lambda i, x, w: _state_grads(i, x, w, policy), tracing_mode="symbolic")(*args)
+        values = [a.detach() for a in args]  # the graph holds the backward: run it without autograd recording it
+        peaks[policy] = _peak_bytes(lambda: gm(*values))
+        grads[policy] = gm(*values)
+    torch.testing.assert_close(grads[20], grads[None])
+    carries = n * d * 8  # every carry, stacked: kept by None; a twentieth of them, and one segment's, by 20
+    assert peaks[20] <= peaks[None] - carries // 2, peaks
+
+
+def _loop_peak_grads(h: torch.Tensor, w: torch.Tensor, policy: int | None) -> Grads:
+    body = lambda h, i: (torch.tanh(torch.tanh(h @ w) @ w + 0.01), i + 1)  # noqa: E731
+    out, _ = while_loop(lambda h, i: i < 300, body, (h, torch.tensor(0)), checkpoint=policy)
+    return torch.autograd.grad(out.sum(), (h, w))
+
+
+def test_checkpointed_while_loop_backward_peaks_lower_eager_and_traced() -> None:
+    h, w = torch.randn(64, dtype=f64, requires_grad=True), (torch.randn(64, 64, dtype=f64) / 32).requires_grad_()
+    expected = _loop_peak_grads(h, w, None)
+    peaks: dict[tuple[str, int | None], int] = {}
+    for policy in (None, 10):
+        found: list[Grads] = []
+        peaks["eager", policy] = _peak_bytes(lambda: found.append(_loop_peak_grads(h, w, policy)))
+        gm = make_fx(lambda h, w: _loop_peak_grads(h, w, policy), tracing_mode="symbolic")(h, w)
+        values = (h.detach(), w.detach())
+        peaks["traced", policy] = _peak_bytes(lambda: found.append(gm(*values)))
+        for grads in found:
+            torch.testing.assert_close(grads, expected)
+    carries = 300 * 64 * 8  # every carry: kept by None; a tenth of them, and one segment's, by 10
+    assert peaks["eager", 10] <= peaks["eager", None] - carries // 2, peaks
+    assert peaks["traced", 10] <= peaks["traced", None] - carries // 2, peaks

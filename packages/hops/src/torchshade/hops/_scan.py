@@ -123,8 +123,8 @@ def first_slices(xs: Sequence[torch.Tensor], dim: int) -> list[torch.Tensor]:
 
 
 def _surely_nonempty(size: int | torch.SymInt) -> bool:
-    if isinstance(size, torch.SymInt):
-        return bool(size.node.has_hint())  # an unbacked length (a loop's trip count) may be 0
+    if isinstance(size, torch.SymInt):  # a size of an input, or an expression (n // k), or unbacked (a trip count)
+        return bool(size.node.expr.is_Symbol and size.node.has_hint() and size.node.hint > 0)  # no guard made
     return size > 0
 
 
@@ -237,16 +237,20 @@ def scan_autograd(fn: Step, init: tuple[object, ...], xs: tuple[torch.Tensor, ..
                   dim: int, reverse: bool, length: int | None, checkpoint: int | str | None = None) -> tuple[object, ...]:  # fmt: skip
     """The eager loop under grad mode: autograd records each step (the unrolled loop's gradient).
 
-    ``checkpoint``: None saves every step's carry; ``k`` runs the steps in
-    segments of k under ``torch.utils.checkpoint`` (non-reentrant), so
-    backward keeps one carry per segment and recomputes the steps inside it;
-    ``"sqrt"`` takes k about sqrt(n).
+    ``checkpoint``: None saves every step's carry; ``k`` keeps one carry per
+    segment of k steps and recomputes the steps inside it in backward (the
+    ``ScanFunction`` of fake tensors and tracing, run on real tensors: one
+    segment's carries alive at a time); ``"sqrt"`` takes k about sqrt(n).
+    Where that needs what it has not (xs, floating-point tensor carries),
+    the segments run under ``torch.utils.checkpoint`` (non-reentrant).
     """
     slices = [x.unbind(dim) for x in xs]
     n = len(slices[0]) if slices else int(length or 0)
     every = segment_length(checkpoint, n, "scan")
-    if every is None:
+    if every is None or every == 1:  # every carry kept: autograd's own record of each step
         return scan_eager(fn, init, xs, additional, dim, reverse, length)
+    if xs and all(isinstance(t, torch.Tensor) and t.is_floating_point() for t in (*init, *additional)):
+        return scan_autograd_traced(fn, init, xs, additional, dim, reverse, length, checkpoint)
     steps = list(range(n - 1, -1, -1) if reverse else range(n))
     k = len(init)
     carry, ys = run_steps(fn, init, slices, additional, steps[:1], check=True)  # the checks, once
@@ -285,37 +289,120 @@ class ScanFunction(torch.autograd.Function):
     """scan under fake tensors or tracing, differentiable: backward is a reverse scan of the step's vjp.
 
     ``apply(fn, shape, *init, *xs, *additional)`` with ``shape = (k, m, dim,
-    reverse, length)``. The forward scans ``fn`` with each step's input carry
-    as an extra ``y`` (so backward has every carry, stacked); backward scans
-    the other way, the carry being the carries' gradient and the running sum
-    of the ``additional`` inputs' gradients, each ``y`` an ``x``'s gradient.
+    reverse, length, every)``. With ``every`` None the forward scans ``fn``
+    with each step's input carry as an extra ``y`` (so backward has every
+    carry, stacked); backward scans the other way, the carry being the
+    carries' gradient and the running sum of the ``additional`` inputs'
+    gradients, each ``y`` an ``x``'s gradient.
+
+    With ``every = e`` (the checkpoint policy) the steps are cut into
+    ``n // e`` segments of ``e`` steps, then a rest of ``n % e``: the forward
+    is a scan over the segments (each an inner scan) that keeps only each
+    segment's first carry, and the rest's. Backward runs the rest's vjp, then
+    a reverse scan over the segments whose step recomputes its segment's
+    carries from the one kept and runs their vjp: one segment's carries are
+    alive at a time.
     """
 
     @staticmethod
-    def forward(ctx: Any, fn: Step, shape: tuple[int, int, int, bool, int | None], *inputs: object) -> tuple[object, ...]:
-        k, m, dim, reverse, length = shape
-        init, xs, additional = inputs[:k], inputs[k : k + m], inputs[k + m :]
+    def forward(ctx: Any, fn: Step, shape: tuple[int, int, int, bool, int | None, int | None],
+                *inputs: object) -> tuple[object, ...]:  # fmt: skip
+        k, m, dim, reverse, length, every = shape
+        init, xs, additional = inputs[:k], cast(tuple[torch.Tensor, ...], inputs[k : k + m]), inputs[k + m :]
         with torch.no_grad():
-            outs = scan_op(_with_carries(fn, k), init, xs, additional, dim, reverse, length, None)
-        n_ys = len(outs) - 2 * k
+            if every is None:
+                both = scan_op(_with_carries(fn, k), init, xs, additional, dim, reverse, length, None)
+                outs, kept = both[: len(both) - k], both[len(both) - k :]
+            else:
+                outs, kept = _segmented_forward(fn, init, xs, additional, dim, reverse, every)
+        n_ys = len(outs) - k
         ctx.state = (fn, shape, n_ys)
         ctx.ys = [(y.shape, y.dtype, y.device) for y in outs[k : k + n_ys]]
-        ctx.save_for_backward(*xs, *outs[k + n_ys :], *additional)
+        ctx.save_for_backward(*xs, *kept, *additional)
         return tuple(outs[: k + n_ys])
 
     @staticmethod
     def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[object, ...]:
-        fn, (k, m, dim, reverse, length), n_ys = ctx.state
+        fn, (k, m, dim, reverse, length, every), n_ys = ctx.state
         saved = ctx.saved_tensors
-        xs, carries, additional = saved[:m], saved[m : m + k], saved[m + k :]
-        g_carry = [c.new_zeros((*c.shape[:dim], *c.shape[dim + 1 :])) if g is None else g for g, c in zip(grads[:k], carries)]
+        kept = 2 * k if every is not None else k
+        xs, carries, additional = saved[:m], saved[m : m + kept], saved[m + kept :]
+        like = carries[k:] if every is not None else carries  # the rest's first carry, or every carry stacked
+        g_carry = [_zeros_carry(c, dim, every is None) if g is None else g for g, c in zip(grads[:k], like)]
         g_ys = [torch.zeros(meta[0], dtype=meta[1], device=meta[2]) if g is None else g for g, meta in zip(grads[k:], ctx.ys)]
         start = (*g_carry, *[zero_sum(a) for a in additional])
-        step = _step_vjp(fn, k, m, n_ys, len(additional))
-        with torch.no_grad():
-            outs = scan_op(step, start, (*xs, *carries, *g_ys), tuple(additional), dim, not reverse, length, None)
         a = len(additional)
+        with torch.no_grad():
+            if every is None:
+                step = _step_vjp(fn, k, m, n_ys, a)
+                outs = scan_op(step, start, (*xs, *carries, *g_ys), tuple(additional), dim, not reverse, length, None)
+            else:
+                outs = _segmented_backward(fn, start, xs, carries, g_ys, additional, dim, reverse, every)
         return (None, None, *outs[:k], *outs[k + a :], *outs[k : k + a])
+
+
+def _zeros_carry(c: torch.Tensor, dim: int, stacked: bool) -> torch.Tensor:
+    return c.new_zeros((*c.shape[:dim], *c.shape[dim + 1 :])) if stacked else torch.zeros_like(c)
+
+
+def _split(x: torch.Tensor, dim: int, every: int, reverse: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` along ``dim`` as whole segments (``[n // every, every]`` at dim, dim + 1) and the rest, views both.
+
+    The segments are the steps that run first: the first ``n // every * every``
+    positions, or the last ones when the scan runs in reverse.
+    """
+    n = x.shape[dim]
+    whole = n // every * every
+    segments, rest = (x.narrow(dim, n - whole, whole), x.narrow(dim, 0, n - whole)) if reverse else (x.narrow(dim, 0, whole), x.narrow(dim, whole, n - whole))
+    return segments.unflatten(dim, (n // every, every)), rest
+
+
+def _join(segments: torch.Tensor, rest: torch.Tensor, dim: int, reverse: bool) -> torch.Tensor:
+    flat = segments.flatten(dim, dim + 1)
+    return torch.cat([rest, flat] if reverse else [flat, rest], dim)
+
+
+def _segmented_forward(fn: Step, init: tuple[object, ...], xs: tuple[torch.Tensor, ...], additional: tuple[object, ...],
+                       dim: int, reverse: bool, every: int) -> tuple[tuple[object, ...], tuple[object, ...]]:  # fmt: skip
+    """The forward in segments: (the op's outputs, the carries kept: each segment's first, stacked, and the rest's first)."""
+    k, m = len(init), len(xs)
+    split = [_split(x, dim, every, reverse) for x in xs]
+
+    def segment(*args: object) -> tuple[object, ...]:
+        outs = scan_op(fn, args[:k], args[k : k + m], args[k + m :], dim, reverse, None, None)
+        return (*outs, *[cast(torch.Tensor, c).clone() for c in args[:k]])
+
+    whole = scan_op(segment, init, tuple(s for s, _ in split), additional, dim, reverse, None, None)
+    n_ys = len(whole) - 2 * k
+    rest = scan_op(fn, whole[:k], tuple(r for _, r in split), additional, dim, reverse, None, None)
+    ys = [_join(cast(torch.Tensor, y), cast(torch.Tensor, r), dim, reverse) for y, r in zip(whole[k : k + n_ys], rest[k:])]
+    return (*rest[:k], *ys), (*whole[k + n_ys :], *whole[:k])
+
+
+def _segmented_backward(fn: Step, start: tuple[torch.Tensor, ...], xs: Sequence[torch.Tensor], kept: Sequence[torch.Tensor],
+                        g_ys: Sequence[torch.Tensor], additional: Sequence[torch.Tensor], dim: int, reverse: bool,
+                        every: int) -> tuple[object, ...]:  # fmt: skip
+    """The rest's vjp (it ran last), then the segments' in reverse, each recomputing its carries."""
+    k, m, n_ys, a = len(kept) // 2, len(xs), len(g_ys), len(additional)
+    starts, rest_start = kept[:k], kept[k:]
+    x_split = [_split(x, dim, every, reverse) for x in xs]
+    g_split = [_split(g, dim, every, reverse) for g in g_ys]
+    x_rest, g_rest = tuple(r for _, r in x_split), tuple(r for _, r in g_split)
+    carries = scan_op(_with_carries(fn, k), tuple(rest_start), x_rest, tuple(additional), dim, reverse, None, None)[-k:] if k else ()
+    step = _step_vjp(fn, k, m, n_ys, a)
+    outs = scan_op(step, start, (*x_rest, *carries, *g_rest), tuple(additional), dim, not reverse, None, None)
+    g_rest_xs = outs[k + a :]
+
+    def segment(*args: object) -> tuple[object, ...]:
+        grads, x_seg = args[: k + a], args[k + a : k + a + m]
+        first, g_seg, extra = args[k + a + m : 2 * k + a + m], args[2 * k + a + m : 2 * k + a + m + n_ys], args[2 * k + a + m + n_ys :]
+        recomputed = scan_op(_with_carries(fn, k), first, x_seg, extra, dim, reverse, None, None)[-k:]
+        return tuple(scan_op(step, grads, (*x_seg, *recomputed, *g_seg), extra, dim, not reverse, None, None))
+
+    seg_xs = (*[s for s, _ in x_split], *starts, *[s for s, _ in g_split])
+    outs = scan_op(segment, outs[: k + a], seg_xs, tuple(additional), dim, not reverse, None, None)
+    g_xs = [_join(cast(torch.Tensor, s), cast(torch.Tensor, r), dim, reverse) for s, r in zip(outs[k + a :], g_rest_xs)]
+    return (*outs[: k + a], *g_xs)
 
 
 def _with_carries(fn: Step, k: int) -> Step:
@@ -361,7 +448,9 @@ def scan_autograd_traced(fn: Step, init: tuple[object, ...], xs: tuple[torch.Ten
         fn, additional = body.module, (*additional, *body.lifted)
         if not all(isinstance(t, torch.Tensor) and t.is_floating_point() for t in additional):
             raise reverse_mode_error("scan", "trace")
-    shape = (len(init), len(xs), dim, reverse, length)
+    n = xs[0].shape[dim]
+    every = segment_length(checkpoint, (n.node.hint or 0) if isinstance(n, torch.SymInt) else n, "scan")  # the example size's
+    shape = (len(init), len(xs), dim, reverse, length, None if every == 1 else every)
     return tuple(ScanFunction.apply(fn, shape, *init, *xs, *additional))  # type: ignore[no-untyped-call]  # Function.apply is untyped
 
 

@@ -220,15 +220,18 @@ def while_loop_autograd(cond_fn: BodyFn, body_fn: BodyFn, carried: tuple[object,
                         checkpoint: int | str | None = None, keep: int = 0) -> tuple[object, ...]:  # fmt: skip
     """The eager loop under grad mode: autograd records each iteration (the unrolled loop's gradient).
 
-    ``checkpoint=k`` runs the iterations in segments of k under
-    ``torch.utils.checkpoint`` (non-reentrant): backward keeps one carry per
-    segment and recomputes the iterations inside it (cond_fn is asked again
-    and must answer the same). ``"sqrt"`` is not available: the number of
-    iterations is not known in advance.
+    ``checkpoint=k`` keeps one carry per segment of k iterations, and
+    backward recomputes the iterations inside it (cond_fn is asked again and
+    must answer the same): the ``WhileLoopFunction`` of fake tensors and
+    tracing, run on real tensors, when every carry is a tensor; else segments
+    under ``torch.utils.checkpoint`` (non-reentrant). ``"sqrt"`` is not
+    available: the number of iterations is not known in advance.
     """
     every = segment_length(checkpoint, 0, "while_loop")
-    if every is None or keep:
+    if every is None or every == 1 or keep:  # every carry kept: autograd's own record of each iteration
         return while_loop_eager(cond_fn, body_fn, carried, additional, checkpoint, keep)
+    if all(isinstance(c, torch.Tensor) for c in carried):
+        return while_loop_autograd_traced(cond_fn, body_fn, carried, additional, checkpoint)
     carry = carried
     if truth(cond_fn(*carry, *additional)[0]):  # the first iteration, with the checks
         carry = tuple(body_fn(*carry, *additional))
