@@ -8,7 +8,7 @@ decisions rely on; ``SymNode`` is the node behind ``torch.SymInt`` /
 
 from ._dims import DerivedDim as DerivedDim
 from ._dims import Dim as Dim
-from ._env import DimDynamic as DimDynamic
+from ._symbol_table import DimDynamic as DimDynamic
 from ._env import ShapeEnv as ShapeEnv
 from ._errors import ConstraintViolationError as ConstraintViolationError
 from ._errors import DimHintMismatchError as DimHintMismatchError

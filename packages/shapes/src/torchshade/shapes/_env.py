@@ -5,6 +5,18 @@
     # sizes == (s0, s1) as torch.SymInt; branching on them records guards
     env.format_guards()
 
+It is a facade over parts with one job each, which share one ``Knowledge``
+(what is known: ranges, replacements, facts; ``_knowledge.py``):
+
+    symbols   SymbolTable   making symbols: hints, sources, duck shapes, Dims
+    decider   Decider       answering questions: static, or on hints with a guard
+    log       GuardLog      the guards and runtime asserts, built, checked, printed
+
+Its methods and attributes are torch's ShapeEnv's.  The questions (``decide``,
+``evaluate_expr``, ``hint_of``, ...) are the decider's methods bound once onto
+the env, and ``hints``, ``infos``, ``size_like``, ``unbacked`` are the parts'
+own containers: a SymNode asks on every operation, through no extra call.
+
 Defaults, torch's:
 
 * ``duck_shape=True``: dimensions whose example sizes are equal share one
@@ -24,70 +36,86 @@ Defaults, torch's:
 from __future__ import annotations
 
 import contextlib
-import enum
+import math
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from typing import Any
 
 import sympy
 import torch
 
 from ._expr import Expr
+from ._decider import Decider
 from ._dims import DerivedDim, Dim
-from ._errors import DimHintMismatchError
-from ._guards import Guard, GuardFailure, Provenance, RuntimeAssert, guards_function, source_root
+from ._guards import Guard, GuardFailure, GuardLog, Provenance, RuntimeAssert, guards_function, source_root
 from ._knowledge import Knowledge
+from ._node import SymNode
 from ._ranges import ValueRanges
-from ._reasoner import Reasoner
 from ._snapshot import rollback_on_error
-from ._symbols import BACKED_FLOAT, BACKED_INT, UNBACKED_FLOAT, UNBACKED_INT, is_unbacked_symbol
-from ._unbacked import UnbackedSymbols
+from ._symbol_table import DimDynamic, SymbolTable
+from ._symbols import BACKED_FLOAT, UNBACKED_FLOAT, UNBACKED_INT, is_unbacked_symbol
 
 SizeLike = int | torch.SymInt
 
 
-class DimDynamic(enum.Enum):
-    """How ``create_symbol`` treats one dimension.
-
-    STATIC:    the example size becomes a constant (a guard checks it).
-    DYNAMIC:   a fresh symbol (shared with equal sizes only if ``duck_shape``).
-    DUCK:      a symbol shared with every earlier DUCK/DYNAMIC size of equal hint.
-    SIZE_LIKE: a fresh symbol even for sizes 0 and 1, with range [0, inf].
-    """
-
-    STATIC = "static"
-    DYNAMIC = "dynamic"
-    DUCK = "duck"
-    SIZE_LIKE = "size_like"
-
-
-@dataclass
-class SymbolInfo:
-    """What the env knows about one symbol besides its range."""
-
-    symbol: Expr
-    hint: int | float | None
-    sources: list[str] = field(default_factory=list)
-    dim: Dim | None = None
-    origin: Provenance | None = None
-
-
-class ShapeEnv(Reasoner):
-    """Owns symbols, their hints, ranges and sources, and the guards on them."""
+class ShapeEnv:
+    """Owns symbols, their hints, ranges and sources, and the guards on them (see the module docstring)."""
 
     def __init__(self, *, duck_shape: bool = True, specialize_zero_one: bool = True) -> None:
-        super().__init__()
-        self.duck_shape = duck_shape
-        self.specialize_zero_one = specialize_zero_one
-        self.infos: dict[Expr, SymbolInfo] = {}
-        self._counters = {BACKED_INT: 0, BACKED_FLOAT: 0, UNBACKED_INT: 0, UNBACKED_FLOAT: 0}
-        self._duck: dict[int, Expr] = {}
-        self._dim_symbols: dict[str, Expr] = {}
+        self.knowledge = Knowledge()
+        self.log = GuardLog()
+        self.symbols = SymbolTable(self.knowledge, self.log, self.record_source_equality,
+                                   duck_shape=duck_shape, specialize_zero_one=specialize_zero_one)  # fmt: skip
+        self.decider = Decider(self.knowledge, self.symbols, self.log)
+        # The parts' containers, shared (never rebound: a rollback refills them in place).
+        self.hints = self.symbols.hints
+        self.infos = self.symbols.infos
+        self.unbacked = self.symbols.unbacked  # every unbacked symbol made, in order (_unbacked.py)
+        self.size_like = self.decider.size_like
+        self.expr_cache: dict[tuple[Expr, ...], Expr] = {}  # SymNode's: (op, *operands) -> expression
+        # The questions, bound once (SymNode asks on every branch; see _reasoner.py).
+        decider = self.decider
+        self.decide = decider.decide
+        self.decide_size_oblivious = decider.decide_size_oblivious
+        self.expect_true = decider.expect_true
+        self.evaluate_expr = decider.evaluate_expr
+        self.evaluate_sym_node = decider.evaluate_sym_node
+        self.hint_of = decider.hint_of
+        self.simplify = decider.simplify
+        self.bound_sympy = decider.bound_sympy
+        self._maybe_evaluate_static = decider._maybe_evaluate_static
+        self.guarding_hint_or_throw = decider.guarding_hint_or_throw
+        self.optimization_hint = decider.optimization_hint
+        self.size_hint = decider.size_hint
         # Attributes torch's meta kernels and fake impls read.
         self.allow_dynamic_output_shape_ops = True
         self.allow_scalar_outputs = True
         self.unbacked_renamings: dict[Expr, Expr] = {}
-        self.unbacked = UnbackedSymbols()  # every unbacked symbol made, in order (_unbacked.py)
-        self._names: dict[Expr, str] = {}
+
+    def _parts(self) -> tuple[object, ...]:
+        """Every object whose state the env's answers depend on (what a rollback restores)."""
+        return (self.symbols, self.unbacked, self.decider, self.knowledge, self.log)
+
+    # -- settings (the symbol table's) -----------------------------------------
+    @property
+    def duck_shape(self) -> bool:
+        return self.symbols.duck_shape
+
+    @duck_shape.setter
+    def duck_shape(self, value: bool) -> None:
+        self.symbols.duck_shape = value
+
+    @property
+    def specialize_zero_one(self) -> bool:
+        return self.symbols.specialize_zero_one
+
+    @specialize_zero_one.setter
+    def specialize_zero_one(self, value: bool) -> None:
+        self.symbols.specialize_zero_one = value
+
+    @property
+    def suppressed(self) -> int:
+        """How many ``suppress_guards()`` are open (> 0: decisions record nothing)."""
+        return self.decider.suppressed
 
     # -- torch-compatible views of the knowledge ----------------------------
     @property
@@ -125,17 +153,9 @@ class ShapeEnv(Reasoner):
         return is_unbacked_symbol(symbol) and symbol.name.startswith(UNBACKED_INT)
 
     # -- symbols -------------------------------------------------------------
-    def _new_symbol(self, prefix: str, hint: int | float | None, source: str | None,
-                    **assumptions: bool) -> Expr:  # fmt: skip
-        index = self._counters[prefix]
-        self._counters[prefix] = index + 1
-        symbol = sympy.Symbol(f"{prefix}{index}", **assumptions)
-        self.infos[symbol] = SymbolInfo(symbol, hint, [source or symbol.name], None, Provenance.capture())
-        if hint is not None:
-            self.hints[symbol] = hint
-        if prefix in (UNBACKED_INT, UNBACKED_FLOAT):
-            self.unbacked.add(symbol)  # the one record every unbacked symbol goes into
-        return symbol
+    def node(self, expr: Expr, hint: Any, pytype: type) -> SymNode:
+        """A SymNode of this env for ``expr``."""
+        return SymNode(expr, self, pytype, hint)
 
     def create_symbol(self, hint: int, source: str, dynamic: DimDynamic = DimDynamic.DYNAMIC,
                       *, dim: Dim | DerivedDim | None = None, is_size: bool = True) -> Expr:  # fmt: skip
@@ -143,63 +163,7 @@ class ShapeEnv(Reasoner):
         a constant, a symbol, or a Dim's expression.  Sizes are >= 0 and, with
         ``specialize_zero_one``, dynamic ones get the range [2, inf]; other ints
         keep the whole range (0 and 1 still specialize, as torch does)."""
-        if dim is not None:
-            return self._dim_expr(dim, hint, source)
-        small = hint in (0, 1) and self.specialize_zero_one and dynamic is not DimDynamic.SIZE_LIKE
-        if dynamic is DimDynamic.STATIC or small:
-            self.record_source_equality(source, sympy.Integer(hint), "static")
-            return sympy.Integer(hint)
-        duck = dynamic is DimDynamic.DUCK or (dynamic is DimDynamic.DYNAMIC and self.duck_shape)
-        if duck and hint in self._duck:
-            symbol = self._duck[hint]
-            self.infos[symbol].sources.append(source)
-            self.record_source_equality(source, symbol, "duck")
-            return symbol
-        assumptions = {"integer": True, "nonnegative": True} if is_size else {"integer": True}
-        symbol = self._new_symbol(BACKED_INT, hint, source, **assumptions)
-        if is_size and self.specialize_zero_one and dynamic is not DimDynamic.SIZE_LIKE:
-            self.knowledge.narrow(symbol, ValueRanges(2, float("inf")))
-            self.log.range_origin[symbol] = self.infos[symbol].origin
-        if duck:
-            self._duck[hint] = symbol
-        return symbol
-
-    def _dim_expr(self, dim: Dim | DerivedDim, hint: int, source: str) -> Expr:
-        root = dim.root if isinstance(dim, DerivedDim) else dim
-        coeff, offset = (dim.coeff, dim.offset) if isinstance(dim, DerivedDim) else (1, 0)
-        root_hint = (hint - offset) // coeff
-        if (hint - offset) % coeff or not root.min <= root_hint <= root.max:
-            why = (f"no int value of {root.name} gives {dim} == {hint}" if (hint - offset) % coeff
-                   else f"{root.name} would be {root_hint}, outside [{root.min}, {root.max}]")  # fmt: skip
-            raise DimHintMismatchError(
-                f"{source} = {hint} does not fit {dim}: {why}. "
-                "Pass an example input that satisfies the declared Dim, or change the Dim."
-            )
-        symbol = self._dim_symbols.get(root.name)
-        if symbol is None:
-            shifted = f"({source} - {offset})" if offset > 0 else f"({source} + {-offset})" if offset else source
-            text = shifted if coeff == 1 else f"({shifted} // {coeff})"
-            symbol = self._new_symbol(BACKED_INT, root_hint, text, integer=True, nonnegative=True)
-            self.infos[symbol].dim = root
-            self._dim_symbols[root.name] = symbol
-            self.knowledge.narrow(symbol, ValueRanges(root.min, root.max))
-            self.knowledge.protected.add(symbol)
-            self.log.range_origin[symbol] = self.infos[symbol].origin
-            expr = coeff * symbol + offset
-            if coeff != 1:
-                self.record_source_equality(source, expr, "dim")
-            return expr
-        if self.hints[symbol] != root_hint:
-            first = self.infos[symbol].sources[0]
-            raise DimHintMismatchError(
-                f"{source} = {hint} does not fit {dim}: {root.name} is {self.hints[symbol]} "
-                f"(from {first}), so {dim} would be {coeff * self.hints[symbol] + offset}. "
-                "Pass example inputs whose sizes agree with the declared Dims."
-            )
-        self.infos[symbol].sources.append(source)
-        expr = coeff * symbol + offset
-        self.record_source_equality(source, expr, "dim")
-        return expr
+        return self.symbols.create_symbol(hint, source, dynamic, dim=dim, is_size=is_size)
 
     def create_symint(self, hint: int, source: str, dynamic: DimDynamic = DimDynamic.DYNAMIC,
                       *, is_size: bool = True) -> SizeLike:  # fmt: skip
@@ -229,75 +193,35 @@ class ShapeEnv(Reasoner):
         strides and offset come from ``input_guards()``.
         """
         if dims:
-            with rollback_on_error(self, self.knowledge, self.log, self.unbacked):
-                return self._create_sizes_strides_offset(t, source, dynamic_dims, dims)
-        return self._create_sizes_strides_offset(t, source, dynamic_dims, dims)
-
-    def _create_sizes_strides_offset(
-        self,
-        t: torch.Tensor,
-        source: str,
-        dynamic_dims: Sequence[DimDynamic] | None,
-        dims: Mapping[int, Dim | DerivedDim] | None,
-    ) -> tuple[tuple[SizeLike, ...], tuple[SizeLike, ...], SizeLike]:
-        policy = dynamic_dims if dynamic_dims is not None else [DimDynamic.DYNAMIC] * t.dim()
-        if len(policy) != t.dim():
-            raise ValueError(
-                f"dynamic_dims has {len(policy)} entries but {source} has {t.dim()} dimensions; "
-                "pass one DimDynamic per dimension"
-            )
-        dims = dims or {}
-        size_exprs = [
-            self.create_symbol(int(n), f"{source}.size()[{i}]", policy[i], dim=dims.get(i))
-            for i, n in enumerate(t.size())
-        ]
-        stride_exprs = self._stride_exprs(t, source, size_exprs, policy)
-        # A nonzero offset (a view's) is a symbol like a size, as in torch.
-        static = all(p is DimDynamic.STATIC for p in policy)
-        offset_policy = DimDynamic.STATIC if static else DimDynamic.DYNAMIC
-        offset = self.create_symbol(int(t.storage_offset()), f"{source}.storage_offset()", offset_policy)
+            with rollback_on_error(*self._parts()):
+                sizes, strides, offset = self.symbols.tensor_exprs(t, source, dynamic_dims, dims)
+        else:
+            sizes, strides, offset = self.symbols.tensor_exprs(t, source, dynamic_dims, dims)
         return (
-            tuple(self.symint_from_expr(e, int(n)) for e, n in zip(size_exprs, t.size())),
-            tuple(self.symint_from_expr(e, int(n)) for e, n in zip(stride_exprs, t.stride())),
+            tuple(self.symint_from_expr(e, int(n)) for e, n in zip(sizes, t.size())),
+            tuple(self.symint_from_expr(e, int(n)) for e, n in zip(strides, t.stride())),
             self.symint_from_expr(offset, int(t.storage_offset())),
         )
 
-    def _stride_exprs(self, t: torch.Tensor, source: str, sizes: list[Expr],
-                      policy: Sequence[DimDynamic]) -> list[Expr]:  # fmt: skip
-        """Strides as products of sizes, innermost first, where the layout is dense."""
-        strides = [int(s) for s in t.stride()]
-        out: list[Expr] = [None] * len(strides)
-        expected, expected_expr = 1, sympy.Integer(1)
-        for i in sorted(range(len(strides)), key=lambda d: (strides[d], -d)):
-            source_i = f"{source}.stride()[{i}]"
-            if strides[i] == expected or all(p is DimDynamic.STATIC for p in policy):
-                out[i] = expected_expr if strides[i] == expected else sympy.Integer(strides[i])
-                self.record_source_equality(source_i, out[i], "layout")
-            else:
-                out[i] = self.create_symbol(strides[i], source_i, DimDynamic.DYNAMIC)
-            expected = strides[i] * int(t.size(i))
-            expected_expr = out[i] * sizes[i]
-        return out
-
     def create_unbacked_symint(self, source: str | None = None) -> torch.SymInt:
         """A fresh int ``u<n>`` with no hint and range [-inf, inf]."""
-        symbol = self._new_symbol(UNBACKED_INT, None, source, integer=True)
+        symbol = self.symbols.new_symbol(UNBACKED_INT, None, source, integer=True)
         return torch.SymInt(self.node(symbol, None, int))
 
     def create_unbacked_symfloat(self, source: str | None = None) -> torch.SymFloat:
         """A fresh float ``zuf<n>`` with no hint."""
-        symbol = self._new_symbol(UNBACKED_FLOAT, None, source, real=True)
+        symbol = self.symbols.new_symbol(UNBACKED_FLOAT, None, source, real=True)
         return torch.SymFloat(self.node(symbol, None, float))
 
     def create_unbacked_symbool(self, source: str | None = None) -> torch.SymBool:
         """A fresh bool: ``Eq(u<n>, 1)`` for an unbacked int ``u<n>`` in [0, 1]."""
-        symbol = self._new_symbol(UNBACKED_INT, None, source, integer=True)
+        symbol = self.symbols.new_symbol(UNBACKED_INT, None, source, integer=True)
         self.knowledge.narrow(symbol, ValueRanges(0, 1))
         return torch.SymBool(self.node(sympy.Eq(symbol, 1), None, bool))
 
     def create_symfloat(self, hint: float, source: str) -> torch.SymFloat:
         """A backed float symbol ``zf<n>`` for a float input named ``source``."""
-        symbol = self._new_symbol(BACKED_FLOAT, float(hint), source, real=True)
+        symbol = self.symbols.new_symbol(BACKED_FLOAT, float(hint), source, real=True)
         return torch.SymFloat(self.node(symbol, float(hint), float))
 
     def symint_from_expr(self, expr: Expr, hint: int | None) -> SizeLike:
@@ -306,15 +230,37 @@ class ShapeEnv(Reasoner):
             return int(expr)
         return torch.SymInt(self.node(expr, hint, int))
 
+    # -- ranges the user or torch's fake impls set -----------------------------------
+    def _constrain_range_for_size(self, a: Any, min: Any = None, max: Any = None) -> None:
+        """Mark ``a`` as a size: range [max(min, 0), max]; torch's fake impls call this."""
+        self._constrain_range(a, 0 if min is None else min, max)
+        symbol = a.node.expr if hasattr(a, "node") else sympy.sympify(a)
+        if symbol.is_Symbol:
+            self.size_like.add(symbol)
+
+    def _constrain_range(self, a: Any, min: Any, max: Any) -> None:
+        symbol = a.node.expr if hasattr(a, "node") else sympy.sympify(a)
+        lo = _as_bound(min, -math.inf)
+        hi = _as_bound(max, math.inf)
+        if hi < lo:
+            raise ValueError(f"cannot constrain {symbol} to [{lo}, {hi}]: max is below min")
+        if symbol.is_Integer:
+            if not lo <= int(symbol) <= hi:
+                raise ValueError(f"Invalid value {symbol} for range [{lo}:{hi}]")
+            return
+        self.knowledge.narrow(symbol, ValueRanges(lo, hi))
+
+    constrain_range = _constrain_range
+
     # -- guards out ------------------------------------------------------------
     @contextlib.contextmanager
     def suppress_guards(self) -> Iterator[None]:
         """Inside, decisions answer from hints but record no guard and learn nothing."""
-        self.suppressed += 1
+        self.decider.suppressed += 1
         try:
             yield
         finally:
-            self.suppressed -= 1
+            self.decider.suppressed -= 1
 
     @property
     def guards(self) -> list[Guard]:
@@ -373,23 +319,26 @@ class ShapeEnv(Reasoner):
         return self.log.check(self.input_guards(), inputs, self.names)
 
     def _sources(self) -> set[str]:
-        sources = {s for info in self.infos.values() for s in info.sources}
-        return sources | {s for r in self.log.needed for s in r.sources}
+        return self.symbols.sources() | {s for r in self.log.needed for s in r.sources}
 
     def record_source_equality(self, source: str, expr: Expr, kind: str) -> None:
         """An input guard made by converting an input: ``source`` equals ``expr``."""
-        if not self.suppressed:
+        if not self.decider.suppressed:
             self.log.record_input(source, expr, Provenance.capture(), kind)
 
     def names(self) -> dict[Expr, str]:
-        """Each symbol's first source, for printing guards as Python (shared: do not modify).
-
-        Kept until a symbol is added: a symbol's first source never changes.
-        """
-        if len(self._names) != len(self.infos):
-            self._names = {s: i.sources[0] for s, i in self.infos.items()}
-        return self._names
+        """Each symbol's first source, for printing guards as Python (shared: do not modify)."""
+        return self.symbols.names()
 
     def __repr__(self) -> str:
         return f"ShapeEnv({len(self.infos)} symbols, {len(self.log.decisions)} guards recorded)"
 
+
+def _as_bound(x: Any, default: float) -> int | float:
+    """An int, or +-inf for None and for infinities of any kind (torch passes its own int_oo)."""
+    if x is None:
+        return default
+    if isinstance(x, int):
+        return x
+    f = float(x)
+    return f if math.isinf(f) else int(x)

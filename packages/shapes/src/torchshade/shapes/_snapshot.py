@@ -6,8 +6,11 @@ halfway stays without the guard that should come with it: a
 would leave ``s0 := 4`` learned and no guard saying so, and ``check_guards``
 would then accept a size-8 input the trace is not valid for.
 
-    with rollback_on_error(env, env.knowledge, env.log):
+    with rollback_on_error(env.knowledge, env.log):   # a decision changes these two
         ...   # learn, check constraints; on an exception every object is restored
+
+(Converting an input with ``dims=`` restores every part of the ShapeEnv:
+``ShapeEnv._parts()``, its symbol table, unbacked record and decider too.)
 
 A snapshot saves each object's attributes, copying containers (one level
 deeper for containers of containers and for mutable dataclasses such as a
@@ -28,7 +31,7 @@ from typing import Any
 
 def _copy(value: Any, depth: int = 0) -> Any:
     """A copy of ``value`` deep enough that later in-place changes do not reach it."""
-    if depth > 2:  # env.infos -> a SymbolInfo -> its sources: the deepest mutable level
+    if depth > 2:  # symbols.infos -> a SymbolInfo -> its sources: the deepest mutable level
         return value
     if isinstance(value, dict):  # the containers here hold values of one type: the first tells
         if _mutable(next(iter(value.values()), None)):
