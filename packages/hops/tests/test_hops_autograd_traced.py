@@ -221,3 +221,19 @@ def test_checkpointed_while_loop_backward_peaks_lower_eager_and_traced() -> None
     carries = 300 * 64 * 8  # every carry: kept by None; a tenth of them, and one segment's, by 10
     assert peaks["eager", 10] <= peaks["eager", None] - carries // 2, peaks
     assert peaks["traced", 10] <= peaks["traced", None] - carries // 2, peaks
+
+
+# torch's own while_loop backward (the oracle) compiles, and may warn inside torch when it does.
+@pytest.mark.filterwarnings("ignore:`torch.jit.script.*is deprecated:DeprecationWarning")
+def test_traced_while_loop_gradients_equal_torchs_while_loop() -> None:
+    from torch._higher_order_ops.while_loop import while_loop as torch_while_loop
+
+    torch.manual_seed(2)
+    x, w = torch.rand(3, dtype=f64, requires_grad=True), torch.rand(3, dtype=f64, requires_grad=True)
+    body = lambda x, i: _body(x, i, w)  # noqa: E731
+    out, trips = torch_while_loop(lambda x, i: x.abs().sum() < 50, body, (x, torch.tensor(0)))
+    theirs = torch.autograd.grad(out.pow(2).sum(), (x, w))
+    gm = make_fx(lambda x, w: _loop_grads(x, w, 2), tracing_mode="symbolic")(x, w)
+    ours, our_trips = gm(x.detach(), w.detach())
+    assert int(our_trips) == int(trips)
+    torch.testing.assert_close(ours, theirs)
