@@ -4,6 +4,8 @@ An op the mode knows nothing special about makes an unbacked symbol straight
 on the ShapeEnv (its Meta kernel calls ``create_unbacked_symint`` on the env
 of its input's size).  Each call must give a new symbol, as under torch's
 fake mode, and FakeTensorProp must bind it every time the node runs.
+A fallback kernel's call is never cached either, for its own reason (counted
+apart, ``mode.fallback_runs``): a mode without fallback must not be served it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import torch.fx
 from torch._subclasses.fake_tensor import FakeTensorMode as TorchFakeTensorMode
 from torch.fx.experimental.symbolic_shapes import ShapeEnv as TorchShapeEnv
 
-from torchshade.fake import FakeTensorMode, FakeTensorProp
+from torchshade.fake import FakeTensorMode, FakeTensorProp, MissingFakeImplError
 from torchshade.shapes import ShapeEnv
 
 _NAME = "torchshade_test_fresh_size"
@@ -70,3 +72,16 @@ def test_fake_tensor_prop_binds_a_fresh_symbol_on_every_run(fresh_size: torch._o
         assert path == ("size", 0) and out.meta["val"].shape[0].node.expr == symbol
         bound.append(str(symbol))
     assert bound == ["u0", "u1"]
+
+
+def test_a_fallback_kernels_call_is_never_served_to_a_mode_without_fallback() -> None:
+    with_fallback = FakeTensorMode()  # static modes share one table of entries
+    without = FakeTensorMode(allow_fallback_kernels=False)
+    x = torch.randn(4, 3)
+    eager_q, eager_tau = torch.geqrf(x)  # geqrf has no meta kernel: the CPU kernel runs on zeros
+    with with_fallback:
+        q, tau = torch.geqrf(with_fallback.from_tensor(x))
+    assert with_fallback.fallback_runs == 1
+    assert (q.shape, q.stride(), tau.shape) == (eager_q.shape, eager_q.stride(), eager_tau.shape)
+    with pytest.raises(MissingFakeImplError, match="geqrf"), without:
+        torch.geqrf(without.from_tensor(x))
