@@ -127,8 +127,10 @@ def _one_pair(
 
     def unpack(record: _Record) -> torch.Tensor:
         value, version, held = record
-        t = value if held is None else held()
-        if t is not None and t._version != version:
+        if held is None:  # the packed value is the tensor
+            if value._version != version:
+                _check(record)
+        elif (t := held()) is not None and t._version != version:
             _check(record)
         return unpack_hook(value)  # torch raises a TypeError if this is not a tensor
 
