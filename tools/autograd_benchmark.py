@@ -27,6 +27,11 @@ Times are taken on two clocks: this process's CPU time (insensitive to being
 descheduled by other load) and wall time. The process runs one thread pinned
 to one core, with the garbage collector off while timing.
 
+`--instructions` instead counts the instructions each variant executes per
+step (including `--breakdown`'s), with valgrind's callgrind, in a child
+process: a figure other load on the machine cannot move (valgrind must be
+installed; it takes about five minutes).
+
 Peak resident memory (VmHWM) of one training step of a larger configuration
 is measured in fresh subprocesses, one per variant: no hooks, `save_on_disk`
 (every saved tensor waits in a file), and `save_on_cpu` (which on a CPU-only
@@ -40,6 +45,7 @@ of 4096 tokens, in a fresh process, and prints the report's first and last
 lines, the time and the process's peak resident memory.
 
     python3 tools/autograd_benchmark.py [--rounds N] [--steps S] [--quick] [--no-memory] [--breakdown]
+    python3 tools/autograd_benchmark.py --instructions
     python3 tools/autograd_benchmark.py --report-70b
 """
 
@@ -53,6 +59,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -396,6 +403,46 @@ def peak_memory() -> None:
     print(f"save_on_disk: peak above baseline {saved_disk / saved_none:.2f}x of the hook-free step's")
 
 
+INSTRUCTION_VARIANTS = ("none", "torch", "ours", "wrapper", "read-pack", "read-unpack", "check")
+
+
+def instructions_child(steps: int) -> None:
+    """Each variant's steps between two calls of getppid, where callgrind cuts a dump."""
+    torch.set_num_threads(1)
+    model, idx, target, opt = setup(SMALL)
+    for v in INSTRUCTION_VARIANTS:
+        for _ in range(3):
+            step(model, idx, target, opt, v)
+    gc.collect()
+    gc.disable()
+    for v in INSTRUCTION_VARIANTS:
+        os.getppid()
+        for _ in range(steps):
+            step(model, idx, target, opt, v)
+    os.getppid()
+
+
+def instructions(steps: int) -> None:
+    """Instructions executed per step, counted by valgrind's callgrind: no noise from other load."""
+    with tempfile.TemporaryDirectory() as folder:
+        out = os.path.join(folder, "callgrind.out")
+        command = ["valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={out}",
+                   sys.executable, __file__, "--child", "instructions", "--steps", str(steps)]  # fmt: skip
+        subprocess.run(command, capture_output=True, text=True, check=True)
+        counts = []
+        for k in range(2, 2 + len(INSTRUCTION_VARIANTS)):  # dump 1 is the start-up
+            with open(f"{out}.{k}") as f:
+                counts.append(next(int(line.split()[1]) for line in f if line.startswith("summary:")))
+    per_step = dict(zip(INSTRUCTION_VARIANTS, (c / steps for c in counts), strict=True))
+    saved = saved_count(*setup(SMALL)[:2])
+    theirs = per_step["torch"] - per_step["none"]
+    print(f"instructions per step (callgrind), {steps} steps per variant; {saved} saved tensors per step")
+    print(f"{'variant':<11} {'per step':>12} {'overhead':>10} {'per saved':>10} {'/torch':>7}")
+    for v, n in per_step.items():
+        over = n - per_step["none"]
+        print(f"{v:<11} {n:>12,.0f} {over:>10,.0f} {over / saved:>10,.0f} {over / theirs:>6.3f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=600)
@@ -404,10 +451,14 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--breakdown", action="store_true", help="also the wrapper with one or both version reads")
     parser.add_argument("--report-70b", action="store_true", help="saved_tensors_report of a 70B model")
+    parser.add_argument("--instructions", action="store_true", help="count instructions under valgrind (~5 min)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "report-70b":
         report_70b_child()
+        return
+    if args.child == "instructions":
+        instructions_child(args.steps)
         return
     if args.child:
         peak_child(args.child)
@@ -416,6 +467,9 @@ def main() -> None:
     if args.report_70b:
         command = [sys.executable, __file__, "--child", "report-70b"]
         print(subprocess.run(command, capture_output=True, text=True, check=True).stdout, end="")
+        return
+    if args.instructions:
+        instructions(40)
         return
     if args.quick:
         args.rounds, args.steps, args.no_memory = 8, 2, True
