@@ -30,7 +30,7 @@ to one core, with the garbage collector off while timing.
 `--instructions` instead counts the instructions each variant executes per
 step (including `--breakdown`'s), with valgrind's callgrind, in a child
 process: a figure other load on the machine cannot move (valgrind must be
-installed; it takes about five minutes).
+installed; it takes about three minutes here).
 
 Peak resident memory (VmHWM) of one training step of a larger configuration
 is measured in fresh subprocesses, one per variant: no hooks, `save_on_disk`
@@ -451,7 +451,7 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--breakdown", action="store_true", help="also the wrapper with one or both version reads")
     parser.add_argument("--report-70b", action="store_true", help="saved_tensors_report of a 70B model")
-    parser.add_argument("--instructions", action="store_true", help="count instructions under valgrind (~5 min)")
+    parser.add_argument("--instructions", action="store_true", help="count instructions under valgrind (~3 min)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child == "report-70b":
