@@ -1,5 +1,6 @@
 """saved_tensors_hooks against torch.autograd.graph.saved_tensors_hooks."""
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -183,3 +184,27 @@ def test_pairs_are_per_thread() -> None:
         thread.start()
         thread.join()
     assert seen == ["other"]  # the main thread's pair did not compose into the other thread's
+
+
+@pytest.mark.parametrize("pairs", [1, 2])
+def test_version_check_holds_when_the_pack_hook_keeps_the_tensor_itself(pairs: int) -> None:
+    # The pack hook returns its input (the record then holds the tensor, no weak
+    # reference): torch's identity hooks let the change through, ours raise as
+    # torch does without hooks. One pair takes the fast path, two the composed one.
+    def run(hooks: Any) -> Any:
+        a = torch.randn(4, requires_grad=True)
+        with contextlib.ExitStack() as stack:
+            for _ in range(pairs):
+                stack.enter_context(hooks(lambda t: t, lambda t: t))
+            h = a.exp()
+            y = (h * h).sum()
+        h.add_(1)
+        return torch.autograd.grad(y, a)
+
+    with pytest.raises(RuntimeError, match="modified by an inplace operation") as theirs_unhooked:
+        run(lambda pack, unpack: contextlib.nullcontext())
+    run(torch.autograd.graph.saved_tensors_hooks)  # no error
+    with pytest.raises(SavedTensorModifiedError, match=r"the saved tensor f32\[4\] is at version 1; expected version 0") as ours:
+        run(saved_tensors_hooks)
+    assert "is at version 1; expected version 0" in str(theirs_unhooked.value)
+    assert isinstance(ours.value, RuntimeError)
