@@ -15,7 +15,7 @@ DECLARED = {
     "shapes": set(),
     "fake": {"shapes"},
     "trace": {"shapes", "fake"},  # trace imports shapes directly (ShapeEnv, sym_op_tracing)
-    "autograd": {"fake"},
+    "autograd": {"shapes", "fake"},  # autograd imports shapes directly (is_library_file)
     "hops": {"shapes", "fake", "trace", "autograd"},  # hops imports fake (FakeTensor) and shapes (sym_op_tracing) directly
     "cli": {"shapes", "fake", "trace", "autograd", "hops"},
 }
