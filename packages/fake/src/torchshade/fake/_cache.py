@@ -42,6 +42,18 @@ static modes share one process-wide table until ``cache_clear()`` gives a
 mode an empty table of its own (other modes keep theirs). A mode with a
 ShapeEnv has its own table, since its entries name that env's symbols.
 
+Symbolic entries are also shared between ShapeEnvs, in a second
+process-wide table keyed on the key *and the knowledge's state*
+(``Knowledge.state_key``: the same history of learned facts from symbols
+with the same hints, hence the same answer to every question a kernel can
+ask). Such an entry holds its outputs as expressions and hints, and what
+the miss changed: the knowledge's events (``Knowledge.replay`` takes
+another env to the same state, which is checked) and the guard log's new
+records (recorded again at the user's current line). A program traced
+twice in one process, each time with a new ShapeEnv, runs its kernels
+once. Envs with size-like unbacked symbols do not share (what
+``guard_size_oblivious`` answers depends on them).
+
 Symbolic views are rebuilt with the C++ ``as_strided`` meta kernel rather
 than ``set_``, whose symbolic storage-bounds check costs milliseconds.
 ``_crosscheck.py`` recomputes every hit when crosscheck mode is on.
@@ -50,8 +62,8 @@ than ``set_``, whose symbolic storage-bounds check costs milliseconds.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, cast
 
 import torch
 from torchshade.shapes._tracing import ACTIVE as _SYM_OP_TRACERS
@@ -203,6 +215,9 @@ def is_cacheable_op(func: torch._ops.OpOverload) -> bool:
 # -- entries ------------------------------------------------------------------
 
 
+SizeValue: TypeAlias = "int | torch.SymInt | _SymValue"  # _SymValue only in shared entries
+
+
 @dataclass(frozen=True)
 class OutputSpec:
     """How to rebuild one output tensor."""
@@ -211,9 +226,9 @@ class OutputSpec:
     view_of: int | None  # the output shares tensor argument `view_of`'s storage
     dtype: torch.dtype
     device: torch.device
-    shape: tuple[int | torch.SymInt, ...]
-    stride: tuple[int | torch.SymInt, ...]
-    offset: int | torch.SymInt
+    shape: tuple[SizeValue, ...]
+    stride: tuple[SizeValue, ...]
+    offset: SizeValue
     conj: bool = False
     neg: bool = False
     symbolic: bool = False
@@ -221,13 +236,36 @@ class OutputSpec:
 
 @dataclass(frozen=True)
 class Decisions:
-    """The guards (facts) and runtime asserts (expressions) one miss recorded."""
+    """The guards (facts) and runtime asserts (expressions) one miss recorded.
+
+    For sharing between ShapeEnvs (``shared`` is None when not shared): the
+    state before the miss, the knowledge events and guard-log changes it
+    made, and the state after.
+    """
 
     guards: tuple[Any, ...] = ()
     asserts: tuple[Any, ...] = ()
+    shared: SharedChanges | None = None
+
+
+@dataclass(frozen=True)
+class SharedChanges:
+    before: Hashable
+    events: tuple[Any, ...]
+    log: Any
+    after: Hashable
 
 
 _NO_DECISIONS = Decisions()
+
+
+@dataclass(frozen=True)
+class _SymValue:
+    """A symbolic output value of a shared entry: its expression, hint and type."""
+
+    expr: Any
+    hint: Any
+    pytype: type
 
 
 @dataclass(frozen=True)
@@ -268,20 +306,22 @@ def rebuild(mode: FakeTensorMode, spec: OutputSpec, tensors: Sequence[torch.Tens
     """A new output tensor described by ``spec``."""
     if spec.arg is not None:
         return tensors[spec.arg]
+    # A spec in a mode's table holds no _SymValue (shared entries are localized first).
+    shape = cast("tuple[int | torch.SymInt, ...]", spec.shape)
+    stride = cast("tuple[int | torch.SymInt, ...]", spec.stride)
+    offset = cast("int | torch.SymInt", spec.offset)
     if spec.view_of is not None and spec.symbolic:
-        view = call_in_kernel(
-            mode, _AS_STRIDED, (tensors[spec.view_of], spec.shape, spec.stride, spec.offset), {}
-        )
+        view = call_in_kernel(mode, _AS_STRIDED, (tensors[spec.view_of], shape, stride, offset), {})
         assert isinstance(view, torch.Tensor)  # as_strided returns a tensor
         elem = view
     else:
         with private.DisableTorchDispatch():
             if spec.view_of is None:
-                elem = torch.empty_strided(spec.shape, spec.stride, dtype=spec.dtype, device=_META)
+                elem = torch.empty_strided(shape, stride, dtype=spec.dtype, device=_META)
             else:
                 elem = torch.empty(0, dtype=spec.dtype, device=_META)
                 source = tensors[spec.view_of].untyped_storage()
-                elem.set_(source, spec.offset, spec.shape, spec.stride)
+                elem.set_(source, offset, shape, stride)
     if spec.conj or spec.neg or spec.symbolic:  # fresh and set_ tensors have neither bit
         private.set_conj(elem, spec.conj)
         private.set_neg(elem, spec.neg)
@@ -299,20 +339,49 @@ def _logs(shape_env: Any) -> tuple[list[Any], list[Any]]:
     return log.decisions, log.asserts
 
 
-def decision_mark(shape_env: Any) -> tuple[int, int]:
-    """Where ``shape_env``'s lists of decisions and runtime asserts end now."""
+class Mark(NamedTuple):
+    """Where a ShapeEnv stood before a miss (see ``decision_mark``)."""
+
+    decisions: int
+    asserts: int
+    state: Hashable  # None: this env does not share entries
+    journal: int
+    log: Any
+
+
+def _state_key(shape_env: Any) -> Hashable:
+    """The knowledge's state key, or None when ``shape_env`` must not share entries."""
+    if shape_env.size_like:
+        return None
+    state: Hashable = shape_env.knowledge.state_key(shape_env.hints)
+    return state
+
+
+def decision_mark(shape_env: Any) -> Mark:
+    """Where ``shape_env``'s decisions, runtime asserts and history end now."""
     decisions, asserts = _logs(shape_env)
-    return len(decisions), len(asserts)
+    state = _state_key(shape_env)
+    if state is None:
+        return Mark(len(decisions), len(asserts), None, 0, None)
+    return Mark(len(decisions), len(asserts), state, len(shape_env.knowledge.journal), shape_env.log.mark())
 
 
-def decisions_since(shape_env: Any, mark: tuple[int, int] | None) -> Decisions:
-    """The guards and runtime asserts recorded after ``mark``."""
+def decisions_since(shape_env: Any, mark: Mark | None) -> Decisions:
+    """The guards and runtime asserts recorded after ``mark``, and for sharing what changed."""
     if shape_env is None or mark is None:
         return _NO_DECISIONS
     decisions, asserts = _logs(shape_env)
-    guards = tuple(record.expr for record in decisions[mark[0]:])
-    conditions = tuple(item.expr for item in asserts[mark[1]:])
-    return Decisions(guards, conditions) if guards or conditions else _NO_DECISIONS
+    guards = tuple(record.expr for record in decisions[mark.decisions:])
+    conditions = tuple(item.expr for item in asserts[mark.asserts:])
+    shared = None
+    if mark.state is not None:
+        after = _state_key(shape_env)
+        if after is not None:
+            events = tuple(shape_env.knowledge.journal[mark.journal:])
+            shared = SharedChanges(mark.state, events, shape_env.log.since(mark.log), after)
+    if not (guards or conditions or shared):
+        return _NO_DECISIONS
+    return Decisions(guards, conditions, shared)
 
 
 def replay(shape_env: Any, decisions: Decisions) -> None:
@@ -328,6 +397,8 @@ def replay(shape_env: Any, decisions: Decisions) -> None:
 
 # Entries of static modes: output metadata that depends on the key only.
 _SHARED_ENTRIES: dict[Hashable, Entry] = {}
+# Entries of symbolic modes, keyed on (key, knowledge state): see the module docstring.
+_SHARED_SYMBOLIC: dict[Hashable, Entry] = {}
 
 
 class DispatchCache:
@@ -340,9 +411,12 @@ class DispatchCache:
     def __init__(self, enabled: bool = True, shared: bool = False) -> None:
         self.enabled = enabled
         self.entries: dict[Hashable, Entry] = _SHARED_ENTRIES if shared else {}
+        self.shared_symbolic = _SHARED_SYMBOLIC  # entries shared between ShapeEnvs
         self.hits = 0
         self.misses = 0
         self.bypasses = 0
+        self.shared_hits = 0  # hits on an entry another ShapeEnv's miss made
+        self.last_hit_shared = False
         # Keyed by id(op): OpOverload.__hash__ is Python code, and ops live forever.
         self._cacheable: dict[int, bool] = {}
 
@@ -350,9 +424,11 @@ class DispatchCache:
         return CacheInfo(self.hits, self.misses, self.bypasses, len(self.entries))
 
     def clear(self) -> None:
-        """Forget this cache's entries and counts; other modes' tables are untouched."""
+        """Forget this cache's entries and counts, and stop reading entries shared
+        between ShapeEnvs; other modes' tables are untouched."""
         self.entries = {}
-        self.hits = self.misses = self.bypasses = 0
+        self.shared_symbolic = {}
+        self.hits = self.misses = self.bypasses = self.shared_hits = 0
 
     def key(
         self,
@@ -390,19 +466,54 @@ class DispatchCache:
         if len(self.entries) >= _MAX_ENTRIES:
             self.entries.clear()
         self.entries[key] = Entry(outputs, decisions)
+        shared = decisions.shared
+        if shared is not None and self.entries is not _SHARED_ENTRIES:
+            try:
+                outputs = _globalize(outputs)
+            except Uncacheable:
+                return
+            if len(self.shared_symbolic) >= _MAX_ENTRIES:
+                self.shared_symbolic.clear()
+            self.shared_symbolic[(key, shared.before)] = Entry(outputs, decisions)
 
     def lookup(
         self, mode: FakeTensorMode, key: Hashable, tensors: Sequence[torch.Tensor]
     ) -> tuple[bool, object]:
         """(True, rebuilt output) on a hit, (False, None) on a miss."""
         entry = self.entries.get(key)
+        self.last_hit_shared = False
         if entry is None:
-            self.misses += 1
-            return False, None
-        self.hits += 1
-        if entry.decisions is not _NO_DECISIONS:
+            env = mode.shape_env
+            state = _state_key(env) if env is not None and self.entries is not _SHARED_ENTRIES else None
+            shared = self.shared_symbolic.get((key, state)) if state is not None else None
+            if shared is None:
+                self.misses += 1
+                return False, None
+            entry = self._adopt(env, key, shared)
+            self.shared_hits += 1
+            self.last_hit_shared = True
+        elif entry.decisions is not _NO_DECISIONS:
             replay(mode.shape_env, entry.decisions)
+        self.hits += 1
         return True, _from_entry(mode, entry.outputs, tensors)
+
+    def _adopt(self, env: Any, key: Hashable, shared: Entry) -> Entry:
+        """Make ``env`` what the miss behind ``shared`` made its env, and keep the
+        entry, in this env's symbols, in this cache's own table."""
+        changes = shared.decisions.shared
+        assert changes is not None  # only such entries are in _SHARED_SYMBOLIC
+        env.knowledge.replay(changes.events)
+        env.log.replay(changes.log)
+        if _state_key(env) != changes.after:
+            raise AssertionError(
+                "torchshade.fake's dispatch cache: replaying a shared entry's changes did not "
+                "reach the state its miss reached; this is a bug, please report it"
+            )
+        decisions = Decisions(shared.decisions.guards, shared.decisions.asserts)
+        entry = Entry(_localize(shared.outputs, env), decisions if decisions.guards or decisions.asserts
+                      else _NO_DECISIONS)
+        self.entries[key] = entry
+        return entry
 
 
 def _describe(out: object, tensors: Sequence[torch.Tensor], storages: Sequence[int]) -> object:
@@ -427,6 +538,47 @@ def _describe(out: object, tensors: Sequence[torch.Tensor], storages: Sequence[i
 @dataclass(frozen=True)
 class _Value:
     value: object
+
+
+def _global_value(value: Any) -> Any:
+    if isinstance(value, torch.SymInt):
+        node = value.node
+        return _SymValue(node.expr, node.hint, node.pytype)
+    if isinstance(value, _SYM_TYPES):
+        raise Uncacheable  # symbolic floats and bools are not shared
+    return value
+
+
+def _globalize(entry: object) -> object:
+    """An entry's outputs with symbolic values as expressions and hints (no env)."""
+    if isinstance(entry, OutputSpec):
+        return replace(entry, shape=tuple(map(_global_value, entry.shape)),
+                       stride=tuple(map(_global_value, entry.stride)), offset=_global_value(entry.offset))
+    if isinstance(entry, _Value):
+        return _Value(_global_value(entry.value))
+    assert isinstance(entry, tuple)  # (list / tuple type, items) from _describe
+    kind, items = entry
+    return (kind, tuple(_globalize(item) for item in items))
+
+
+def _local_value(value: Any, env: Any) -> Any:
+    if isinstance(value, _SymValue):
+        return env.symint_from_expr(value.expr, value.hint)
+    return value
+
+
+def _localize(entry: object, env: Any) -> object:
+    """A shared entry's outputs in ``env``'s symbols."""
+    if isinstance(entry, OutputSpec):
+        return replace(entry, shape=tuple(_local_value(v, env) for v in entry.shape),
+                       stride=tuple(_local_value(v, env) for v in entry.stride),
+                       offset=_local_value(entry.offset, env))
+    if isinstance(entry, _Value):
+        return _Value(_local_value(entry.value, env))
+    assert isinstance(entry, tuple)  # (list / tuple type, items) from _describe
+    kind, items = entry
+    return (kind, tuple(_localize(item, env) for item in items))
+
 
 
 def _from_entry(mode: FakeTensorMode, entry: object, tensors: Sequence[torch.Tensor]) -> object:

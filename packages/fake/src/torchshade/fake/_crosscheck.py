@@ -154,3 +154,21 @@ def check_hit(
                     "this is a bug in torchshade.fake: please report it with this message."
                     + (" Until it is fixed, FakeTensorMode(cache=False) turns the cache off." if cache else "")
                 )
+
+
+def knowledge_state(shape_env: Any) -> object:
+    """The state of ``shape_env``'s knowledge (``Knowledge.state``: its history so far)."""
+    return shape_env.knowledge.state
+
+
+def check_replay(func: torch._ops.OpOverload, shape_env: Any, before: object) -> None:
+    """After a hit on an entry shared from another ShapeEnv, the kernel's own run must
+    have learned nothing: everything it decides was learned by the replay."""
+    after = knowledge_state(shape_env)
+    if after != before:
+        events = shape_env.knowledge.journal[-3:]
+        raise DispatchCacheMismatchError(
+            f"{func}: a dispatch-cache hit on an entry shared from another ShapeEnv "
+            f"replayed that env's changes, but running the kernel learned more: "
+            f"{events}. The replay must bring everything the kernel learns."
+        )

@@ -373,8 +373,12 @@ class FakeTensorMode(TorchDispatchMode):
             hit, out = cache.lookup(self, key, fakes)
             if hit:
                 if self.cache_crosscheck:
+                    shared = cache.last_hit_shared  # the kernel must learn nothing the replay did not
+                    state = _crosscheck.knowledge_state(self.shape_env) if shared else None
                     computed = self._run_kernel(func, args, kwargs, fakes)
                     _crosscheck.check_hit(func, out, computed, fakes)
+                    if shared:
+                        _crosscheck.check_replay(func, self.shape_env, state)
                 return out
         env = self.shape_env
         mark = decision_mark(env) if key is not None and env is not None else None

@@ -28,8 +28,9 @@ import re
 import sys
 import sysconfig
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import CodeType, FrameType
+from typing import NamedTuple
 
 import sympy
 import torch
@@ -199,6 +200,20 @@ class GuardRecord:
     sources: tuple[str, ...] = ()
 
 
+class LogMark(NamedTuple):
+    decisions: int
+    needed: int
+    asserts: int
+    range_origin: dict[Expr, Provenance | None]
+
+
+class LogChanges(NamedTuple):
+    decisions: tuple[GuardRecord, ...]
+    needed: tuple[GuardRecord, ...]
+    asserts: tuple[RuntimeAssert, ...]
+    range_origin: tuple[tuple[Expr, Provenance | None], ...]
+
+
 def decision_kind(learned_kinds: Collection[str]) -> str:
     """The kind of a decision's guard from what was learned from it (see ``Guard``)."""
     if "replacement" in learned_kinds:
@@ -243,6 +258,36 @@ class GuardLog:
     def record_input(self, source: str, expr: Expr, origin: Provenance, kind: str) -> None:
         """An input's own equality: ``source`` (``x.stride()[0]``) must equal ``expr``."""
         self.needed.append(GuardRecord(expr, origin, kind, (source,)))
+        self.version += 1
+
+    # -- changes, for sharing work between ShapeEnvs -------------------------------
+    def mark(self) -> LogMark:
+        """Where the log stands now (for ``since``)."""
+        return LogMark(len(self.decisions), len(self.needed), len(self.asserts), dict(self.range_origin))
+
+    def since(self, mark: LogMark) -> LogChanges:
+        """What was logged after ``mark``: the new records, and the symbols whose
+        range origin was set, in order."""
+        before = mark.range_origin
+        origins = tuple((s, o) for s, o in self.range_origin.items() if s not in before or before[s] is not o)
+        return LogChanges(tuple(self.decisions[mark.decisions:]), tuple(self.needed[mark.needed:]),
+                          tuple(self.asserts[mark.asserts:]), origins)  # fmt: skip
+
+    def replay(self, changes: LogChanges) -> None:
+        """Log ``changes`` (another env's, made from the same state) again, as made
+        here and now: at the caller's user line, with the framework line they had."""
+        if not (changes.decisions or changes.needed or changes.asserts or changes.range_origin):
+            return
+        here = Provenance.capture()
+
+        def at(origin: Provenance) -> Provenance:
+            return Provenance(here.file, here.line, here.function, origin.framework)
+
+        self.decisions += [replace(r, origin=at(r.origin)) for r in changes.decisions]
+        self.needed += [replace(r, origin=at(r.origin)) for r in changes.needed]
+        self.asserts += [replace(a, origin=at(a.origin)) for a in changes.asserts]
+        for symbol, origin in changes.range_origin:
+            self.range_origin[symbol] = None if origin is None else at(origin)
         self.version += 1
 
     # -- build -----------------------------------------------------------------

@@ -12,11 +12,22 @@ Answers are cached on the (interned) sympy expression.  Knowledge only grows
 (ranges narrow, facts and replacements are added), so a decided answer stays
 right forever and is kept; "undecided" and simplified forms are dropped by a
 version counter whenever something new is learned.
+
+Every change comes through four methods (``learn``, ``add_replacement``,
+``narrow``, ``remember``), and each outermost call is an *event*: it is
+appended to ``journal`` and moves ``state``, an id interned process-wide from
+(previous state, event).  The methods are deterministic, so two Knowledges
+(of two ShapeEnvs) with equal ``state_key`` went through the same events from
+the same symbols and hints and answer every question alike; replaying one's
+journal slice on the other (``replay``) takes it to the same state.  The fake
+tensor cache shares entries between ShapeEnvs on that ground.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import sympy
@@ -64,6 +75,28 @@ def _canonical_diff(expr: Expr) -> tuple[str, Expr]:
     return op, diff
 
 
+# -- states: interned ids of histories ----------------------------------------
+
+_STATES: dict[tuple[int, Hashable], int] = {}
+_STATE_IDS = itertools.count(1)  # never reused, even after _STATES is emptied
+_MAX_STATES = 1_000_000
+
+
+def _next_state(state: int, event: Hashable) -> int:
+    """The id of the state ``event`` leads to from ``state``; equal events from equal
+    states give equal ids (events compare as sympy expressions do: structurally)."""
+    key = (state, event)
+    found = _STATES.get(key)
+    if found is None:
+        if len(_STATES) >= _MAX_STATES:
+            _STATES.clear()  # ids of live states stay valid: new ones are never equal to them
+        found = _STATES[key] = next(_STATE_IDS)
+    return found
+
+
+Event = tuple[str, tuple[object, ...]]  # (method name, its arguments)
+
+
 @dataclass(frozen=True, slots=True)
 class Learned:
     """What ``Knowledge.learn`` did with a fact: its kind and the symbol it touched."""
@@ -96,6 +129,40 @@ class Knowledge:
         self._bounder: Bounder | None = None
         # Symbols with a user's Dim: replaced only when nothing else can be.
         self.protected: set[Expr] = set()
+        # The history (see the module docstring): outermost changes, and where they led.
+        self.journal: list[Event] = []
+        self.state = 0
+        self._depth = 0  # > 0 inside a change: inner changes are part of the outer event
+        self._inputs_state = 0  # the hints and protected symbols folded in so far
+        self._hints_seen = 0
+        self._protected_seen = 0
+
+    # -- history -----------------------------------------------------------
+    def _begin(self, name: str, args: tuple[object, ...], event: Hashable = None) -> None:
+        """Enter a change; an outermost one is journaled and moves the state (by
+        ``event``, or by its name and arguments)."""
+        if self._depth == 0:
+            self.state = _next_state(self.state, event if event is not None else (name, args))
+            self.journal.append((name, args))
+        self._depth += 1
+
+    def state_key(self, hints: Mapping[Expr, object]) -> tuple[int, int]:
+        """Equal for Knowledges (of any ShapeEnvs) that answer every question alike:
+        the same events, from symbols with the same hints (``hints`` only grows, in
+        order) and the same protected symbols."""
+        if len(hints) != self._hints_seen or len(self.protected) != self._protected_seen:
+            state = self._inputs_state
+            for symbol, hint in itertools.islice(hints.items(), self._hints_seen, None):
+                state = _next_state(state, ("hint", symbol, type(hint), hint))
+            if len(self.protected) != self._protected_seen:
+                state = _next_state(state, ("protected", frozenset(self.protected)))
+            self._inputs_state, self._hints_seen, self._protected_seen = state, len(hints), len(self.protected)
+        return self.state, self._inputs_state
+
+    def replay(self, events: Sequence[Event]) -> None:
+        """Make the changes ``events`` (a slice of another Knowledge's journal) made."""
+        for name, args in events:
+            getattr(self, name)(*args)
 
     # -- queries ---------------------------------------------------------
     def default_range(self, symbol: Expr) -> ValueRanges:
@@ -119,9 +186,16 @@ class Knowledge:
             self._bounder = _FactBounder(self)
         return self._bounder
 
+    def simplified_memo(self, expr: Expr) -> Expr | None:
+        """``simplify(expr)`` if it is memoized for what is known now, else None."""
+        if self._cache_version != self.version:
+            return None
+        return self._simplified.get(expr)
+
     def simplify(self, expr: Expr) -> Expr:
         """``expr`` with replacements and divisibility applied (cached, bounded work)."""
-        self._sync()
+        if self._cache_version != self.version:
+            self._sync()
         found = self._simplified.get(expr)
         if found is None:
             found = self._substitute(expr)
@@ -212,7 +286,9 @@ class Knowledge:
 
     def remember(self, expr: Expr, value: Expr) -> None:
         """Record that ``expr`` has ``value`` from now on (a guard or assert ensures it)."""
-        self._decided[expr] = value
+        self._begin("remember", (expr, value))
+        self._decided[expr] = value  # cannot raise: no try needed
+        self._depth -= 1
 
     def _evaluate(self, e: Expr) -> Expr:
         if e.is_Number or e is sympy.true or e is sympy.false:
@@ -236,6 +312,13 @@ class Knowledge:
     # -- learning --------------------------------------------------------
     def learn(self, fact: Expr) -> list[Learned]:
         """Record that ``fact`` holds (it is already known to be true for the hints)."""
+        self._begin("learn", (fact,))
+        try:
+            return self._learn(fact)
+        finally:
+            self._depth -= 1
+
+    def _learn(self, fact: Expr) -> list[Learned]:
         self._decided[fact] = sympy.true
         fact = self.simplify(fact)
         if fact is sympy.true:
@@ -311,6 +394,13 @@ class Knowledge:
         return None
 
     def add_replacement(self, symbol: Expr, value: Expr) -> None:
+        self._begin("add_replacement", (symbol, value))
+        try:
+            self._add_replacement(symbol, value)
+        finally:
+            self._depth -= 1
+
+    def _add_replacement(self, symbol: Expr, value: Expr) -> None:
         if value.is_Symbol:
             self.narrow(value, self.ranges.get(symbol, self.default_range(symbol)))
         # Rewrite only the replacements that mention ``symbol`` (a new dict: callers may hold the old).
@@ -372,11 +462,16 @@ class Knowledge:
         """The one way a symbol's range is written: intersect what is known with ``r``,
         round the ends to the symbol's divisor, and forget what was computed before.
         Returns the new range (empty if ``r`` contradicts what is known)."""
-        old = self.ranges.get(s, self.default_range(s))
-        self.ranges[s] = old.intersect(r)
-        self._tighten(s)
-        self.version += 1
-        return self.ranges[s]
+        # The ends' types are part of the event: 2 and 2.0 print differently.
+        self._begin("narrow", (s, r), ("narrow", s, r, type(r.lower), type(r.upper)))
+        try:
+            old = self.ranges.get(s, self.default_range(s))
+            self.ranges[s] = old.intersect(r)
+            self._tighten(s)
+            self.version += 1
+            return self.ranges[s]
+        finally:
+            self._depth -= 1
 
     def _tighten(self, s: Expr) -> None:
         """Round the ends of a divisible symbol's range to multiples of its divisor."""

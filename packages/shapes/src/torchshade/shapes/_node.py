@@ -65,6 +65,9 @@ _LITERAL: dict[type, Callable[[Expr], Expr]] = {
 }
 
 
+_SMALL_INTS: dict[int, Expr] = {i: sympy.Integer(i) for i in range(-8, 1025)}
+
+
 class SymNode:
     """One symbolic int/float/bool value; see the module docstring."""
 
@@ -151,7 +154,12 @@ class SymNode:
         return SymNode(expr, self.shape_env, pytype, value, value)
 
     def wrap_int(self, num: int) -> SymNode:
-        return self._wrap(int(num), int)
+        # C++ wraps a literal for most arithmetic it does on a SymInt: small ints skip sympy's cache.
+        value = int(num)
+        expr = _SMALL_INTS.get(value)
+        if expr is None:
+            expr = sympy.Integer(value)
+        return SymNode(expr, self.shape_env, int, value, value)
 
     def wrap_float(self, num: float) -> SymNode:
         return self._wrap(float(num), float)
@@ -195,10 +203,18 @@ class SymNode:
         return out
 
     def maybe_as_int(self) -> int | None:
+        # C++ asks this of every SymInt it builds or computes with (30-odd times for
+        # one symbolic empty_strided), so the knowledge's memo is read inline.
         if self.constant is not None:
             return int(self.constant)
-        expr = self.expr if self.expr.is_Integer else self.shape_env.knowledge.simplify(self.expr)
-        return int(expr) if expr.is_Integer else None
+        expr = self.expr
+        if expr.is_Integer:
+            return int(expr)
+        knowledge = self.shape_env.knowledge
+        found = knowledge.simplified_memo(expr)
+        if found is None:
+            found = knowledge.simplify(expr)
+        return int(found) if found.is_Integer else None
 
     # -- decisions --------------------------------------------------------------------
     def guard_bool(self, file: builtins.str = "", line: int = 0) -> bool:
