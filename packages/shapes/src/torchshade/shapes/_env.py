@@ -71,7 +71,6 @@ class ShapeEnv:
         self.infos = self.symbols.infos
         self.unbacked = self.symbols.unbacked  # every unbacked symbol made, in order (_unbacked.py)
         self.size_like = self.decider.size_like
-        self.expr_cache: dict[tuple[Expr, ...], Expr] = {}  # SymNode's: (op, *operands) -> expression
         # The questions, bound once (SymNode asks on every branch; see _reasoner.py).
         decider = self.decider
         self.decide = decider.decide

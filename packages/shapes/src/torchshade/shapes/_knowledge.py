@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -95,6 +96,38 @@ def _next_state(state: int, event: Hashable) -> int:
 
 
 Event = tuple[str, tuple[object, ...]]  # (method name, its arguments)
+
+# simplify and evaluate_static answers of Knowledges in a state, shared by every
+# Knowledge in that state (equal states answer alike; see the module docstring):
+# a new ShapeEnv per trace otherwise works each answer out again. Keyed on
+# (state, expr); only outside a change, and only without protected symbols
+# (which steer learning but are not part of the state). With
+# TORCHSHADE_SHAPES_CROSSCHECK set, every shared answer is worked out again and
+# compared.
+_SHARED_SIMPLIFIED: dict[tuple[int, Expr], Expr] = {}
+_SHARED_STATIC: dict[tuple[int, Expr], Expr] = {}
+_MAX_SHARED = 500_000
+_UNDECIDED = sympy.Symbol("undecided")  # a stored "None" of evaluate_static
+CROSSCHECK_VAR = "TORCHSHADE_SHAPES_CROSSCHECK"
+CROSSCHECK = os.environ.get(CROSSCHECK_VAR, "0") not in ("", "0")
+
+
+class SharedAnswerMismatch(AssertionError):
+    """A shared answer differs from the one worked out again (a bug in state keeping)."""
+
+
+def _share(table: dict[tuple[int, Expr], Expr], key: tuple[int, Expr], value: Expr) -> None:
+    if len(table) >= _MAX_SHARED:
+        table.clear()
+    table[key] = value
+
+
+def _crosscheck(what: str, expr: Expr, shared: Expr, computed: Expr) -> None:
+    if shared != computed:
+        raise SharedAnswerMismatch(
+            f"{what}({expr}) shared between Knowledges in one state is {shared}, "
+            f"but this Knowledge works it out as {computed}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +231,19 @@ class Knowledge:
             self._sync()
         found = self._simplified.get(expr)
         if found is None:
-            found = self._substitute(expr)
-            if kinds(found):
-                found = self._drop_dominated(found)
+            sharing = self._depth == 0 and not self.protected
+            if sharing:
+                key = (self.state, expr)
+                found = _SHARED_SIMPLIFIED.get(key)
+            if found is None or CROSSCHECK:
+                computed = self._substitute(expr)
+                if kinds(computed):
+                    computed = self._drop_dominated(computed)
+                if found is not None:
+                    _crosscheck("simplify", expr, found, computed)
+                elif sharing:
+                    _share(_SHARED_SIMPLIFIED, key, computed)
+                found = computed
             self._simplified[expr] = found
         return found
 
@@ -277,7 +320,20 @@ class Knowledge:
         self._sync()
         if expr in self._static:
             return self._static[expr]
-        result = self._evaluate(self.simplify(expr))
+        shared = None
+        sharing = self._depth == 0 and not self.protected
+        if sharing:
+            key = (self.state, expr)
+            shared = _SHARED_STATIC.get(key)
+        if shared is None or CROSSCHECK:
+            result = self._evaluate(self.simplify(expr))
+            stored = _UNDECIDED if result is None else result
+            if shared is not None:
+                _crosscheck("evaluate_static", expr, shared, stored)
+            elif sharing:
+                _share(_SHARED_STATIC, key, stored)
+        else:
+            result = None if shared is _UNDECIDED else shared
         if result is None:
             self._static[expr] = result
         else:

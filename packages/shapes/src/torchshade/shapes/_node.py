@@ -67,6 +67,19 @@ _LITERAL: dict[type, Callable[[Expr], Expr]] = {
 
 _SMALL_INTS: dict[int, Expr] = {i: sympy.Integer(i) for i in range(-8, 1025)}
 
+# The expression built for (op, *operands), shared by every ShapeEnv: building is a
+# pure function of the operands (symbols carry their assumptions), and a new env
+# for each trace would otherwise build them all again through sympy.
+_EXPRS: dict[tuple[object, ...], Expr] = {}
+_MAX_EXPRS = 500_000
+
+
+def _build_once(key: tuple[object, ...], build: Callable[..., Expr], *operands: Expr) -> Expr:
+    if len(_EXPRS) >= _MAX_EXPRS:
+        _EXPRS.clear()
+    expr = _EXPRS[key] = build(*operands)
+    return expr
+
 
 class SymNode:
     """One symbolic int/float/bool value; see the module docstring."""
@@ -191,10 +204,9 @@ class SymNode:
               hint_fn: Callable[..., Expr], pytype: type) -> SymNode:  # fmt: skip
         env = self.shape_env
         key = (op, self.expr, *(o.expr for o in others))
-        expr = env.expr_cache.get(key)
+        expr = _EXPRS.get(key)
         if expr is None:
-            expr = build(self.expr, *(o.expr for o in others))
-            env.expr_cache[key] = expr
+            expr = _build_once(key, build, self.expr, *(o.expr for o in others))
         hints = (self._hint, *(o._hint for o in others))
         hint = None if None in hints else hint_fn(*hints)
         out = SymNode(expr, env, pytype, hint)
@@ -296,9 +308,9 @@ def _binary(op: builtins.str, build: Callable[[Expr, Expr], Expr], hint_fn: Call
         out = pytype or (float if float is self.pytype or float is other.pytype else self.pytype)
         env = self.shape_env
         key = (op, self.expr, other.expr)
-        expr = env.expr_cache.get(key)
+        expr = _EXPRS.get(key)
         if expr is None:
-            expr = env.expr_cache[key] = build(self.expr, other.expr)
+            expr = _build_once(key, build, self.expr, other.expr)
         if simplify:  # min/max: drop an argument the ranges dominate (Max(1, s0) -> s0); not
             expr = env.knowledge.simplify(expr)  # cached above: it depends on what is known now
         a, b = self._hint, other._hint

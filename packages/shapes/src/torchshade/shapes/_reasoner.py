@@ -3,7 +3,6 @@
 A node keeps its env (``node.shape_env``: torch's kernels read it and call
 the env's own methods) and, on the hottest path of symbolic tracing, asks it:
 
-    expr_cache               the expression built for (op, operands) before
     knowledge                ``simplify``, ``evaluate_static`` without a guard
     decide                   ``bool(s0 > 3)``, ``int(s0)``: answer, record a guard
     decide_size_oblivious    the same, size-like unbacked symbols taken as >= 2
@@ -11,7 +10,7 @@ the env's own methods) and, on the hottest path of symbolic tracing, asks it:
     hint_of                  an expression's example value
 
 ``ShapeEnv`` provides these by binding its parts' methods and attributes
-once (``Decider``'s methods, its own cache), so a question costs no call
+once (``Decider``'s methods), so a question costs no call
 beyond the one that answers it.  This protocol is the type a node holds.
 """
 
@@ -26,7 +25,6 @@ from ._knowledge import Knowledge
 class Reasoner(Protocol):
     """The ShapeEnv as a SymNode sees it (see the module docstring)."""
 
-    expr_cache: dict[tuple[Expr, ...], Expr]
     knowledge: Knowledge
 
     def decide(self, expr: Expr, hint: Any, fallback: bool | None = None) -> Expr: ...
