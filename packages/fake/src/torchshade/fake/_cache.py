@@ -232,6 +232,10 @@ class OutputSpec:
     conj: bool = False
     neg: bool = False
     symbolic: bool = False
+    # Fresh, and laid out as torch.empty(shape) lays it out, expression for expression
+    # (strides and storage size): rebuilt with empty, about half empty_strided's cost
+    # when sizes are symbolic (C++ derives fewer values through SymNode calls).
+    as_empty: bool = False
 
 
 @dataclass(frozen=True)
@@ -288,10 +292,33 @@ def output_spec(out: torch.Tensor, tensors: Sequence[torch.Tensor], storages: Se
     offset = out.storage_offset()
     if view_of is None and (offset != 0 or not _storage_is_exact(out)):
         raise Uncacheable
+    symbolic = out._has_symbolic_sizes_strides
     return OutputSpec(
         None, view_of, out.dtype, out.fake_device, tuple(out.shape), tuple(out.stride()), offset,
-        out.is_conj(), out.is_neg(), out._has_symbolic_sizes_strides,
+        out.is_conj(), out.is_neg(), symbolic, symbolic and view_of is None and _laid_out_as_empty(out),
     )
+
+
+def _laid_out_as_empty(t: torch.Tensor) -> bool:
+    """Whether ``torch.empty(t.shape)`` gives ``t``'s strides, as the same expressions
+    (compared structurally: no guard is asked), and its storage size: the same
+    expression, or the same example value when both have one (kernels write a
+    contiguous storage size as ``numel * itemsize`` or as a sum over strides)."""
+    with private.DisableTorchDispatch():
+        probe = torch.empty(t.shape, dtype=t.dtype, device=_META)
+    if [_sym_key(s) for s in probe.stride()] != [_sym_key(s) for s in t.stride()]:
+        return False
+    mine, theirs = probe.untyped_storage().nbytes(), t.untyped_storage().nbytes()
+    if _sym_key(mine) == _sym_key(theirs):
+        return True
+    return _example_value(mine) is not None and _example_value(mine) == _example_value(theirs)
+
+
+def _example_value(value: object) -> object:
+    """A size's example value: itself when static, its hint when symbolic (None: none)."""
+    if isinstance(value, _SYM_TYPES):
+        return getattr(value.node, "hint", None)
+    return value
 
 
 def _storage_is_exact(t: torch.Tensor) -> bool:
@@ -316,7 +343,9 @@ def rebuild(mode: FakeTensorMode, spec: OutputSpec, tensors: Sequence[torch.Tens
         elem = view
     else:
         with private.DisableTorchDispatch():
-            if spec.view_of is None:
+            if spec.as_empty:
+                elem = torch.empty(shape, dtype=spec.dtype, device=_META)
+            elif spec.view_of is None:
                 elem = torch.empty_strided(shape, stride, dtype=spec.dtype, device=_META)
             else:
                 elem = torch.empty(0, dtype=spec.dtype, device=_META)
