@@ -201,3 +201,30 @@ def test_bitwise_ops_on_ints_and_logic_on_bools(env: ShapeEnv) -> None:
     assert str(operator.and_(a, b)) == "BitwiseAnd(s0, s1)"
     assert bool(operator.and_(a, b) == 2) and "a & b == 2" in [g.python for g in env.input_guards()]
     assert str((a > 2) & (b > 2)) == "(s0 > 2) & (s1 > 2)"
+
+
+def test_maybe_as_int_keeps_its_answer_only_until_something_is_learned(env: ShapeEnv, xy: SymPair) -> None:
+    s0, s1 = xy  # hints 4, 3
+    node = (s0 * 2 + s1).node
+    assert node.maybe_as_int() is None
+    assert node.maybe_as_int() is None  # the kept answer
+    assert s0 == 4  # a guard: s0 := 4 is learned
+    assert node.maybe_as_int() is None  # s1 is still symbolic
+    assert (s0 * 2).node.maybe_as_int() == 8
+    assert s1 == 3
+    assert node.maybe_as_int() == 11
+
+
+def test_maybe_as_int_after_a_rolled_back_decision(env: ShapeEnv, xy: SymPair) -> None:
+    from torchshade.shapes import Dim
+
+    sizes, _, _ = env.create_symbolic_sizes_strides_storage_offset(
+        torch.empty(8, 5), "y", dims={0: Dim("batch", max=64)}
+    )
+    batch = sizes[0]
+    assert isinstance(batch, torch.SymInt)
+    node = (batch * 2).node
+    assert node.maybe_as_int() is None
+    with pytest.raises(Exception, match="batch"):
+        bool(batch == 8)  # the Dim forbids specializing batch: raises, and the env is put back
+    assert node.maybe_as_int() is None

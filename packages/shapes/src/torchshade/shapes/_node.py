@@ -84,7 +84,7 @@ def _build_once(key: tuple[object, ...], build: Callable[..., Expr], *operands: 
 class SymNode:
     """One symbolic int/float/bool value; see the module docstring."""
 
-    __slots__ = ("expr", "shape_env", "pytype", "_hint", "constant", "fx_node")
+    __slots__ = ("expr", "shape_env", "pytype", "_hint", "constant", "fx_node", "_int_at", "_int")
 
     def __init__(self, expr: Expr, shape_env: Reasoner, pytype: type, hint: Hint,
                  constant: int | float | bool | None = None) -> None:  # fmt: skip
@@ -94,6 +94,9 @@ class SymNode:
         self._hint = hint
         self.constant = constant
         self.fx_node: object = None
+        # maybe_as_int's answer (_int) and the knowledge version it holds for (_int_at).
+        self._int_at = -1
+        self._int: int | None = None
 
     if TYPE_CHECKING:  # installed from _OPS below; declared here for type checkers
 
@@ -223,10 +226,14 @@ class SymNode:
         if expr.is_Integer:
             return int(expr)
         knowledge = self.shape_env.knowledge
+        if self._int_at == knowledge.version:  # asked before, nothing learned since
+            return self._int
         found = knowledge.simplified_memo(expr)
         if found is None:
             found = knowledge.simplify(expr)
-        return int(found) if found.is_Integer else None
+        value = int(found) if found.is_Integer else None
+        self._int_at, self._int = knowledge.version, value
+        return value
 
     # -- decisions --------------------------------------------------------------------
     def guard_bool(self, file: builtins.str = "", line: int = 0) -> bool:
