@@ -74,10 +74,28 @@ _EXPRS: dict[tuple[object, ...], Expr] = {}
 _MAX_EXPRS = 500_000
 
 
+# The same for two-operand ops, keyed by the operands' identities: a lookup hashes no
+# sympy expression (sympy's __hash__ is Python code). An entry keeps its operands
+# alive, so their ids cannot be reused while it exists.
+_BINARY: dict[tuple[str, int, int], tuple[Expr, Expr, Expr]] = {}
+
+
 def _build_once(key: tuple[object, ...], build: Callable[..., Expr], *operands: Expr) -> Expr:
     if len(_EXPRS) >= _MAX_EXPRS:
         _EXPRS.clear()
     expr = _EXPRS[key] = build(*operands)
+    return expr
+
+
+def _binary_expr(op: str, build: Callable[[Expr, Expr], Expr], a: Expr, b: Expr) -> Expr:
+    """``build(a, b)``, from the structural table when equal operands were seen."""
+    key = (op, a, b)
+    expr = _EXPRS.get(key)
+    if expr is None:
+        expr = _build_once(key, build, a, b)
+    if len(_BINARY) >= _MAX_EXPRS:
+        _BINARY.clear()
+    _BINARY[(op, id(a), id(b))] = (a, b, expr)
     return expr
 
 
@@ -314,10 +332,8 @@ def _binary(op: builtins.str, build: Callable[[Expr, Expr], Expr], hint_fn: Call
         # _make, unrolled for two operands: the hottest path of symbolic tracing.
         out = pytype or (float if float is self.pytype or float is other.pytype else self.pytype)
         env = self.shape_env
-        key = (op, self.expr, other.expr)
-        expr = _EXPRS.get(key)
-        if expr is None:
-            expr = _build_once(key, build, self.expr, other.expr)
+        found = _BINARY.get((op, id(self.expr), id(other.expr)))
+        expr = found[2] if found is not None else _binary_expr(op, build, self.expr, other.expr)
         if simplify:  # min/max: drop an argument the ranges dominate (Max(1, s0) -> s0); not
             expr = env.knowledge.simplify(expr)  # cached above: it depends on what is known now
         a, b = self._hint, other._hint
