@@ -83,7 +83,7 @@ def trace_model(target: str, fn: Callable[..., object], specs: Sequence[TensorSp
 
         args = (inputs,)
     try:
-        with torch.no_grad():  # the forward graph: no autograd bookkeeping (hops' scan refuses it under tracing)
+        with torch.no_grad():  # the forward graph only: no autograd bookkeeping in it
             gm = make_fx(call, tracing_mode=tracing_mode)(*args)
     except Exception as error:
         frames = user_frames(error.__traceback__)
