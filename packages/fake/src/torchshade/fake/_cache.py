@@ -152,9 +152,11 @@ def tensor_key(t: torch.Tensor) -> Hashable:
     nbytes: Hashable = t.untyped_storage().nbytes()
     if type(nbytes) is not int:  # a static view may sit on a storage of symbolic size
         nbytes = _sym_key(nbytes)
-    if t._has_symbolic_sizes_strides:
-        shape = tuple(_sym_key(s) for s in t.shape)
-        stride = tuple(_sym_key(s) for s in t.stride())
+    if t._has_symbolic_sizes_strides:  # _sym_key inlined: a symbolic op keys several tensors
+        sizes = cast("tuple[int | torch.SymInt, ...]", t.shape)
+        strides = cast("tuple[int | torch.SymInt, ...]", t.stride())
+        shape = tuple([s if isinstance(s, int) else (type(s), s.node.expr) for s in sizes])
+        stride = tuple([s if isinstance(s, int) else (type(s), s.node.expr) for s in strides])
         offset = _sym_key(t.storage_offset())
     else:
         shape, stride, offset = t.shape, t.stride(), t.storage_offset()
