@@ -98,7 +98,8 @@ def test_crosscheck_finds_a_shared_answer_that_is_wrong(monkeypatch: pytest.Monk
         del _knowledge._SHARED_STATIC[(first.knowledge.state, question)]
     assert str(info.value) == (
         f"evaluate_static({question}) shared between Knowledges in one state is False, "
-        "but this Knowledge works it out as True"
+        "but this Knowledge works it out as True. Equal states must answer alike, "
+        "so this is a bug in torchshade.shapes: please report it with this message."
     )
 
 

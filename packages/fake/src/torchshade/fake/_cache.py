@@ -70,6 +70,7 @@ from torchshade.shapes._tracing import ACTIVE as _SYM_OP_TRACERS
 
 from . import _torch_private as private
 from . import _kernel
+from ._crosscheck import example_value
 from ._kernel import call_in_kernel
 from ._tensor import FakeTensor
 
@@ -311,16 +312,7 @@ def _laid_out_as_empty(t: torch.Tensor) -> bool:
     if [_sym_key(s) for s in probe.stride()] != [_sym_key(s) for s in t.stride()]:
         return False
     mine, theirs = probe.untyped_storage().nbytes(), t.untyped_storage().nbytes()
-    if _sym_key(mine) == _sym_key(theirs):
-        return True
-    return _example_value(mine) is not None and _example_value(mine) == _example_value(theirs)
-
-
-def _example_value(value: object) -> object:
-    """A size's example value: itself when static, its hint when symbolic (None: none)."""
-    if isinstance(value, _SYM_TYPES):
-        return getattr(value.node, "hint", None)
-    return value
+    return _sym_key(mine) == _sym_key(theirs) or example_value(mine) == example_value(theirs)
 
 
 def _storage_is_exact(t: torch.Tensor) -> bool:

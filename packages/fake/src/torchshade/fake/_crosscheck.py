@@ -52,7 +52,7 @@ def _number(value: object) -> object:
     return value
 
 
-def _example(value: object) -> object:
+def example_value(value: object) -> object:
     """A symbolic size by its example value (its hint), when it has one.
 
     Used for storage sizes: a fresh output rebuilt with ``empty_strided``
@@ -98,7 +98,7 @@ def describe(out: object, inputs: Sequence[torch.Tensor]) -> list[dict[str, obje
                 "is_neg": leaf.is_neg(),
                 "requires_grad": leaf.requires_grad,
                 "storage": _storage_of(leaf, inputs, fresh),
-                "storage bytes": _example(leaf.untyped_storage().nbytes()),
+                "storage bytes": example_value(leaf.untyped_storage().nbytes()),
             })
         else:
             described.append({"type": type(leaf).__name__, "value": _number(leaf)})

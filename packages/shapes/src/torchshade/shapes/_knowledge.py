@@ -126,7 +126,8 @@ def _crosscheck(what: str, expr: Expr, shared: Expr, computed: Expr) -> None:
     if shared != computed:
         raise SharedAnswerMismatch(
             f"{what}({expr}) shared between Knowledges in one state is {shared}, "
-            f"but this Knowledge works it out as {computed}"
+            f"but this Knowledge works it out as {computed}. Equal states must answer alike, "
+            "so this is a bug in torchshade.shapes: please report it with this message."
         )
 
 
