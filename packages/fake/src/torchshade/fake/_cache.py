@@ -26,8 +26,8 @@ An entry describes each output as "argument i itself" (in-place ops), "a
 view of argument i's storage" (rebuilt with ``set_`` on that storage, so
 aliasing is exact; the storage size in the key means a rebuilt view always
 fits, and never grows an input's storage) or "a fresh tensor" (rebuilt with
-``empty_strided``), with its conj and neg bits. Hits return fresh tensor
-objects, never a cached one.
+``empty_strided``; a symbolic one as a flat tensor, see below), with its
+conj and neg bits. Hits return fresh tensor objects, never a cached one.
 
 An entry also keeps the guards and runtime asserts its miss recorded, and a
 hit decides them again: a guard already known costs one lookup, and one the
@@ -55,7 +55,16 @@ once. Envs with size-like unbacked symbols do not share (what
 ``guard_size_oblivious`` answers depends on them).
 
 Symbolic views are rebuilt with the C++ ``as_strided`` meta kernel rather
-than ``set_``, whose symbolic storage-bounds check costs milliseconds.
+than ``set_``, whose symbolic storage-bounds check costs milliseconds. A
+fresh symbolic output laid out as ``torch.empty(shape)`` lays it out is
+rebuilt with ``empty``, which also marks it contiguous (``is_contiguous()``
+then costs nothing; worked out from the strides it takes about a hundred
+SymNode calls). Any other fresh symbolic output is rebuilt as a flat tensor
+of its storage's element count, seen through ``as_strided`` with the
+output's sizes and strides: its storage size is the miss's, expression for
+expression (checked at the miss), and C++ derives far fewer values through
+SymNode calls than for ``empty_strided`` (each call crosses from C++ into
+Python: the hot spot of symbolic hits).
 ``_crosscheck.py`` recomputes every hit when crosscheck mode is on.
 """
 
@@ -71,7 +80,7 @@ from torchshade.shapes._tracing import ACTIVE as _SYM_OP_TRACERS
 from . import _torch_private as private
 from . import _kernel
 from ._crosscheck import example_value
-from ._kernel import call_in_kernel
+from ._kernel import call_view_kernel
 from ._tensor import FakeTensor
 
 if TYPE_CHECKING:
@@ -237,8 +246,13 @@ class OutputSpec:
     symbolic: bool = False
     # Fresh, and laid out as torch.empty(shape) lays it out, expression for expression
     # (strides and storage size): rebuilt with empty, about half empty_strided's cost
-    # when sizes are symbolic (C++ derives fewer values through SymNode calls).
+    # when sizes are symbolic (C++ derives fewer values through SymNode calls), and
+    # known contiguous by construction, as the kernel's output was.
     as_empty: bool = False
+    # Fresh, symbolic, not as_empty: how many elements its storage holds, when a flat
+    # tensor of that many has the same storage size, expression for expression. Rebuilt
+    # as that flat tensor through as_strided (about 20 us where empty_strided takes 50).
+    storage_elems: SizeValue | None = None
 
 
 @dataclass(frozen=True)
@@ -296,9 +310,11 @@ def output_spec(out: torch.Tensor, tensors: Sequence[torch.Tensor], storages: Se
     if view_of is None and (offset != 0 or not _storage_is_exact(out)):
         raise Uncacheable
     symbolic = out._has_symbolic_sizes_strides
+    as_empty = symbolic and view_of is None and _laid_out_as_empty(out)
+    elems = _flat_storage_elems(out) if symbolic and view_of is None and not as_empty else None
     return OutputSpec(
         None, view_of, out.dtype, out.fake_device, tuple(out.shape), tuple(out.stride()), offset,
-        out.is_conj(), out.is_neg(), symbolic, symbolic and view_of is None and _laid_out_as_empty(out),
+        out.is_conj(), out.is_neg(), symbolic, as_empty, elems,
     )
 
 
@@ -313,6 +329,20 @@ def _laid_out_as_empty(t: torch.Tensor) -> bool:
         return False
     mine, theirs = probe.untyped_storage().nbytes(), t.untyped_storage().nbytes()
     return _sym_key(mine) == _sym_key(theirs) or example_value(mine) == example_value(theirs)
+
+
+def _flat_storage_elems(t: torch.Tensor) -> int | torch.SymInt | None:
+    """How many elements ``t``'s storage holds, when a flat tensor of that many has
+    ``t``'s storage size as the same expression (checked on a probe; structural, so
+    no guard is asked); else None."""
+    nbytes = t.untyped_storage().nbytes()
+    itemsize = t.element_size()
+    elems = nbytes // itemsize  # symbolic: a FloorDiv, exact when the division is
+    if isinstance(elems, torch.SymInt) and not (elems >= 0).node.statically_known_true("", 0):
+        return None  # empty would check elems >= 0, and may record that, on every hit
+    with private.DisableTorchDispatch():
+        probe = torch.empty((elems,), dtype=t.dtype, device=_META)
+    return elems if _sym_key(probe.untyped_storage().nbytes()) == _sym_key(nbytes) else None
 
 
 def _storage_is_exact(t: torch.Tensor) -> bool:
@@ -332,14 +362,19 @@ def rebuild(mode: FakeTensorMode, spec: OutputSpec, tensors: Sequence[torch.Tens
     stride = cast("tuple[int | torch.SymInt, ...]", spec.stride)
     offset = cast("int | torch.SymInt", spec.offset)
     if spec.view_of is not None and spec.symbolic:
-        view = call_in_kernel(mode, _AS_STRIDED, (tensors[spec.view_of], shape, stride, offset), {})
-        assert isinstance(view, torch.Tensor)  # as_strided returns a tensor
-        elem = view
+        elem = call_view_kernel(_AS_STRIDED, (tensors[spec.view_of], shape, stride, offset))
+    elif spec.as_empty:
+        with private.DisableTorchDispatch():
+            elem = torch.empty(shape, dtype=spec.dtype, device=_META)
+    elif spec.storage_elems is not None:
+        elems = cast("int | torch.SymInt", spec.storage_elems)
+        # Below ADInplaceOrView: the flat tensor is only storage, not a base to record.
+        with private.DisableTorchDispatch(), private.AutoDispatchBelowADInplaceOrView():
+            flat = torch.empty((elems,), dtype=spec.dtype, device=_META)
+            elem = flat.as_strided(shape, stride, offset)
     else:
         with private.DisableTorchDispatch():
-            if spec.as_empty:
-                elem = torch.empty(shape, dtype=spec.dtype, device=_META)
-            elif spec.view_of is None:
+            if spec.view_of is None:
                 elem = torch.empty_strided(shape, stride, dtype=spec.dtype, device=_META)
             else:
                 elem = torch.empty(0, dtype=spec.dtype, device=_META)
@@ -576,7 +611,8 @@ def _globalize(entry: object) -> object:
     """An entry's outputs with symbolic values as expressions and hints (no env)."""
     if isinstance(entry, OutputSpec):
         return replace(entry, shape=tuple(map(_global_value, entry.shape)),
-                       stride=tuple(map(_global_value, entry.stride)), offset=_global_value(entry.offset))
+                       stride=tuple(map(_global_value, entry.stride)), offset=_global_value(entry.offset),
+                       storage_elems=_global_value(entry.storage_elems))
     if isinstance(entry, _Value):
         return _Value(_global_value(entry.value))
     assert isinstance(entry, tuple)  # (list / tuple type, items) from _describe
@@ -595,7 +631,8 @@ def _localize(entry: object, env: Any) -> object:
     if isinstance(entry, OutputSpec):
         return replace(entry, shape=tuple(_local_value(v, env) for v in entry.shape),
                        stride=tuple(_local_value(v, env) for v in entry.stride),
-                       offset=_local_value(entry.offset, env))
+                       offset=_local_value(entry.offset, env),
+                       storage_elems=_local_value(entry.storage_elems, env))
     if isinstance(entry, _Value):
         return _Value(_local_value(entry.value, env))
     assert isinstance(entry, tuple)  # (list / tuple type, items) from _describe

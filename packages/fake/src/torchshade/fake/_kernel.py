@@ -228,6 +228,23 @@ def call_in_kernel(
         mode.in_kernel = previous
 
 
+def call_view_kernel(func: Callable[..., object], args: Sequence[object]) -> torch.Tensor:
+    """A C++ view kernel (``as_strided``) on fake tensors as the meta tensors they are,
+    below autograd and ADInplaceOrView.
+
+    The result only lends its sizes, strides and storage to a new fake tensor;
+    the op that asked for it records the view relation on that fake itself.
+    Skipping the two layers saves about 40% of a symbolic view's cost there
+    (ADInplaceOrView records a replayable view function over symbolic sizes).
+    For C++ kernels only: torch's Python meta kernels need ``call_in_kernel``.
+    """
+    with private.DisableTorchDispatch(), private.PreserveDispatchKeyGuard(), private.AutoDispatchBelowADInplaceOrView():
+        private.set_meta_in_tls_dispatch_include(True)
+        out = func(*args)
+    assert isinstance(out, torch.Tensor)  # a view kernel returns a tensor
+    return out
+
+
 def _all_fake_or_plain(out: object) -> bool:
     if isinstance(out, torch.Tensor):
         return isinstance(out, FakeTensor)

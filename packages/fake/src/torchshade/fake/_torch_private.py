@@ -18,6 +18,7 @@ from torch._prims_common import suggest_memory_format as suggest_memory_format  
 
 # -- running a kernel under our mode without re-entering it ----------------------
 DisableTorchDispatch = torch._C._DisableTorchDispatch  # call an op below every dispatch mode
+AutoDispatchBelowADInplaceOrView = torch._C._AutoDispatchBelowADInplaceOrView  # make a view without recording its base
 PreserveDispatchKeyGuard = torch._C._PreserveDispatchKeyGuard  # restore the TLS dispatch keys after a meta run
 set_meta_in_tls_dispatch_include = torch._C._set_meta_in_tls_dispatch_include  # "run on meta": add Meta to the TLS keys
 EnablePythonDispatcher = torch._C._EnablePythonDispatcher  # Python meta kernels and decompositions see symbolic sizes
