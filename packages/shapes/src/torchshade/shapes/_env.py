@@ -48,7 +48,7 @@ from ._decider import Decider
 from ._dims import DerivedDim, Dim
 from ._guards import Guard, GuardFailure, GuardLog, Provenance, RuntimeAssert, guards_function, source_root
 from ._knowledge import Knowledge
-from ._node import SymNode
+from ._node import NodeMemo, SymNode
 from ._ranges import ValueRanges
 from ._snapshot import rollback_on_error
 from ._symbol_table import DimDynamic, SymbolTable
@@ -89,6 +89,8 @@ class ShapeEnv:
         self.allow_dynamic_output_shape_ops = True
         self.allow_scalar_outputs = True
         self.unbacked_renamings: dict[Expr, Expr] = {}
+        # SymNodes already made for an operation on the same operand nodes (_node.py).
+        self.nodes = NodeMemo()
 
     def _parts(self) -> tuple[object, ...]:
         """Every object whose state the env's answers depend on (what a rollback restores)."""

@@ -13,7 +13,19 @@ ones plus ``is_constant``.  A node holds:
 
 Hints are computed alongside expressions with Python's own operators, so no
 sympy substitution is ever needed to know a value.  Expressions for each
-(op, operands) are cached on the env, keyed by the interned sympy objects.
+(op, operands) are kept process-wide, keyed by the interned sympy objects.
+
+A node is a value: nothing changes it once made (``_int`` is a memo of what
+the knowledge says of it, kept with the knowledge version it holds for). So
+an env hands out the same node again for the same operation on the same
+operand nodes (``env.nodes``, keyed by op and operand identities; an entry
+keeps its operands alive), and the same node for a literal it wrapped
+before. C++ repeats the same arithmetic on the same size nodes for every
+tensor it builds from a cached output spec, and a repeat then costs one
+lookup instead of a new node.  ``sym_min``/``sym_max`` simplify by what is
+known, so theirs are kept with the knowledge version they hold for.  While
+a tracer records SymNode operations (``_tracing.py``) every operation makes
+and reports a new node, and nothing is kept.
 """
 
 from __future__ import annotations
@@ -22,7 +34,7 @@ import builtins
 import math
 import operator
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sympy
 
@@ -97,6 +109,20 @@ def _binary_expr(op: str, build: Callable[[Expr, Expr], Expr], a: Expr, b: Expr)
         _BINARY.clear()
     _BINARY[(op, id(a), id(b))] = (a, b, expr)
     return expr
+
+
+class NodeMemo(dict[object, Any]):
+    """An env's nodes by operation (see the module docstring).
+
+    Keys hold operand ids, which mean nothing in another process or for the
+    copies ``copy.deepcopy`` makes: a copied env starts with an empty memo.
+    """
+
+    def __deepcopy__(self, memo: dict[int, object]) -> NodeMemo:
+        return NodeMemo()
+
+    def __reduce__(self) -> tuple[type[NodeMemo], tuple[()]]:
+        return (NodeMemo, ())
 
 
 class SymNode:
@@ -188,12 +214,20 @@ class SymNode:
         return SymNode(expr, self.shape_env, pytype, value, value)
 
     def wrap_int(self, num: int) -> SymNode:
-        # C++ wraps a literal for most arithmetic it does on a SymInt: small ints skip sympy's cache.
+        # C++ wraps a literal for most arithmetic it does on a SymInt: the env's node for it.
         value = int(num)
+        env = self.shape_env
+        nodes = env.nodes
+        found: SymNode | None = nodes.get(value)  # an int key: only wrapped ints are keyed so
+        if found is not None and not _tracing.ACTIVE:
+            return found
         expr = _SMALL_INTS.get(value)
         if expr is None:
             expr = sympy.Integer(value)
-        return SymNode(expr, self.shape_env, int, value, value)
+        node = SymNode(expr, env, int, value, value)
+        if not _tracing.ACTIVE:
+            _keep(nodes, value, node)
+        return node
 
     def wrap_float(self, num: float) -> SymNode:
         return self._wrap(float(num), float)
@@ -326,12 +360,30 @@ class SymNode:
         return self._make("ite", (then_node, else_node), build, lambda c, t, f: t if c else f, then_node.pytype)
 
 
+_MAX_NODES = 200_000
+
+
+def _keep(nodes: NodeMemo, key: object, value: object) -> None:
+    """Keep ``value`` in an env's ``nodes`` (emptied when it grows past ``_MAX_NODES``)."""
+    if len(nodes) >= _MAX_NODES:
+        nodes.clear()
+    nodes[key] = value
+
+
 def _binary(op: builtins.str, build: Callable[[Expr, Expr], Expr], hint_fn: Callable[[Expr, Expr], Expr],
             pytype: type | None = None, simplify: bool = False) -> Callable[[SymNode, SymNode], SymNode]:  # fmt: skip
     def method(self: SymNode, other: SymNode) -> SymNode:
         # _make, unrolled for two operands: the hottest path of symbolic tracing.
-        out = pytype or (float if float is self.pytype or float is other.pytype else self.pytype)
         env = self.shape_env
+        nodes = env.nodes
+        key = (op, id(self), id(other))
+        kept = nodes.get(key)
+        # min/max simplify by what is known now: theirs hold for one knowledge version.
+        version = env.knowledge.version if simplify else 0
+        if kept is not None and kept[2] == version and not _tracing.ACTIVE:
+            node: SymNode = kept[3]
+            return node
+        out = pytype or (float if float is self.pytype or float is other.pytype else self.pytype)
         found = _BINARY.get((op, id(self.expr), id(other.expr)))
         expr = found[2] if found is not None else _binary_expr(op, build, self.expr, other.expr)
         if simplify:  # min/max: drop an argument the ranges dominate (Max(1, s0) -> s0); not
@@ -340,6 +392,8 @@ def _binary(op: builtins.str, build: Callable[[Expr, Expr], Expr], hint_fn: Call
         node = SymNode(expr, env, out, None if a is None or b is None else hint_fn(a, b))
         if _tracing.ACTIVE:  # the one point a tracer records SymNode operations (_tracing.py)
             _tracing.record(op, (self, other), node)
+        else:  # the entry keeps both operands alive: their ids stay theirs
+            _keep(nodes, key, (self, other, version, node))
         return node
 
     method.__name__ = op

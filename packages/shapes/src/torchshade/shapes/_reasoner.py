@@ -16,16 +16,21 @@ beyond the one that answers it.  This protocol is the type a node holds.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._expr import Expr
 from ._knowledge import Knowledge
+
+if TYPE_CHECKING:
+    from ._node import NodeMemo
 
 
 class Reasoner(Protocol):
     """The ShapeEnv as a SymNode sees it (see the module docstring)."""
 
     knowledge: Knowledge
+    # SymNodes made from others, by (op, operand ids), and wrapped literals: see _node.py.
+    nodes: NodeMemo
 
     def decide(self, expr: Expr, hint: Any, fallback: bool | None = None) -> Expr: ...
 
