@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import sympy
 import torch
 import torch.nn.functional as F
@@ -94,3 +95,29 @@ def test_metadata_queries_as_ops(sym_mode: FakeTensorMode) -> None:
     assert [str(s) for s in aten.sym_stride.default(x)] == ["s1", "1"]
     assert aten.sym_storage_offset.default(x) == 0
     assert str(aten.sym_numel.default(x)) == "s0*s1"
+
+
+def test_resizing_symbolic_sizes_to_plain_ones_says_what_torch_refuses_and_what_works() -> None:
+    from torch._subclasses.fake_tensor import FakeTensorMode as TorchFakeTensorMode
+    from torch.fx.experimental.symbolic_shapes import ShapeEnv as TorchShapeEnv
+
+    from torchshade.fake import FakeTensorError
+
+    torch_mode = TorchFakeTensorMode(shape_env=TorchShapeEnv())
+    theirs = torch_mode.from_tensor(torch.empty(4, 6))
+    with torch_mode, pytest.raises(RuntimeError, match="tried to directly modify sizes for customized tensor"):
+        theirs.clone().resize_(8, 6)  # torch itself cannot
+    mode = FakeTensorMode(shape_env=ShapeEnv())
+    x = mode.from_tensor(torch.empty(4, 6))
+    with mode:
+        with pytest.raises(FakeTensorError) as caught:
+            x.clone().resize_(8, 6)
+        y = x.clone().resize_(x.shape[0] * 2, 6)  # sizes made from symbolic ones: as torch
+    assert str(caught.value) == (
+        "aten.resize_.default: cannot resize f32[s0, s1] on cpu (symbolic sizes) to the plain sizes (8, 6) "
+        "in place: torch keeps a symbolic tensor's sizes symbolic and refuses plain ints over them (its own "
+        "fake tensors raise 'tried to directly modify sizes for customized tensor'). Resize to sizes computed "
+        "from symbolic ones (t.resize_(t.shape[0] * 2, 6)), or make a new tensor of the plain sizes "
+        "(torch.empty(8, 6))."
+    )
+    assert str(tuple(y.shape)) == "(2*s0, 6)"

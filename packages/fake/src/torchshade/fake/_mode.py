@@ -411,7 +411,30 @@ class FakeTensorMode(TorchDispatchMode):
                     computed = run_plan(self, plan_for(func, symbolic), func, args, kwargs, fakes)
                     _crosscheck.check_hit(func, out, computed, fakes, "the pointwise fast path")
                 return out
-        return run_plan(self, plan_for(func, symbolic), func, args, kwargs, fakes)
+        try:
+            return run_plan(self, plan_for(func, symbolic), func, args, kwargs, fakes)
+        except RuntimeError as error:
+            if _SYMBOLIC_RESIZE in str(error) and not isinstance(error, FakeTensorError):
+                raise FakeTensorError(_symbolic_resize_message(func, args)) from error
+            raise
+
+
+# What torch's TensorImpl says when plain sizes are written over symbolic ones.
+_SYMBOLIC_RESIZE = "tried to directly modify sizes for customized tensor"
+
+
+def _symbolic_resize_message(func: torch._ops.OpOverload, args: Sequence[object]) -> str:
+    tensor = args[0]
+    named = tensor_str(tensor) if isinstance(tensor, torch.Tensor) else "a tensor"
+    wanted = args[1] if len(args) > 1 else None
+    wanted = tuple(wanted.shape) if isinstance(wanted, torch.Tensor) else wanted
+    return (
+        f"{func}: cannot resize {named} (symbolic sizes) to the plain sizes "
+        f"{tuple(wanted) if isinstance(wanted, (list, tuple, torch.Size)) else wanted} in place: torch keeps "
+        "a symbolic tensor's sizes symbolic and refuses plain ints over them (its own fake tensors "
+        f"raise '{_SYMBOLIC_RESIZE}'). Resize to sizes computed from symbolic ones "
+        "(t.resize_(t.shape[0] * 2, 6)), or make a new tensor of the plain sizes (torch.empty(8, 6))."
+    )
 
 
 def _python_dispatcher(mode: FakeTensorMode) -> contextlib.AbstractContextManager[object]:
