@@ -372,14 +372,15 @@ def rebuild(mode: FakeTensorMode, spec: OutputSpec, tensors: Sequence[torch.Tens
         with private.DisableTorchDispatch(), private.AutoDispatchBelowADInplaceOrView():
             flat = torch.empty((elems,), dtype=spec.dtype, device=_META)
             elem = flat.as_strided(shape, stride, offset)
-    else:
+    elif spec.view_of is None:
         with private.DisableTorchDispatch():
-            if spec.view_of is None:
-                elem = torch.empty_strided(shape, stride, dtype=spec.dtype, device=_META)
-            else:
-                elem = torch.empty(0, dtype=spec.dtype, device=_META)
-                source = tensors[spec.view_of].untyped_storage()
-                elem.set_(source, offset, shape, stride)
+            elem = torch.empty_strided(shape, stride, dtype=spec.dtype, device=_META)
+    else:  # a static view: empty and set_ have C++ kernels only, so the Python dispatcher
+        # (on in symbolic modes) would add its per-op lookups and change nothing
+        with private.DisableTorchDispatch(), private.DisablePythonDispatcher():
+            elem = torch.empty(0, dtype=spec.dtype, device=_META)
+            source = tensors[spec.view_of].untyped_storage()
+            elem.set_(source, offset, shape, stride)
     if spec.conj or spec.neg or spec.symbolic:  # fresh and set_ tensors have neither bit
         private.set_conj(elem, spec.conj)
         private.set_neg(elem, spec.neg)

@@ -21,6 +21,7 @@ DisableTorchDispatch = torch._C._DisableTorchDispatch  # call an op below every 
 AutoDispatchBelowADInplaceOrView = torch._C._AutoDispatchBelowADInplaceOrView  # make a view without recording its base
 PreserveDispatchKeyGuard = torch._C._PreserveDispatchKeyGuard  # restore the TLS dispatch keys after a meta run
 set_meta_in_tls_dispatch_include = torch._C._set_meta_in_tls_dispatch_include  # "run on meta": add Meta to the TLS keys
+DisablePythonDispatcher = torch._C._DisablePythonDispatcher  # ops with C++ kernels only, without its per-op lookups
 EnablePythonDispatcher = torch._C._EnablePythonDispatcher  # Python meta kernels and decompositions see symbolic sizes
 push_on_torch_dispatch_stack = torch._C._push_on_torch_dispatch_stack  # re-enter our mode for decompositions
 pop_torch_dispatch_stack = torch._C._pop_torch_dispatch_stack  # leave it again
