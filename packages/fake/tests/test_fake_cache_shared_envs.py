@@ -38,8 +38,10 @@ def attention_like_elsewhere(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
 
 
 def run(program: Program, shape: tuple[int, ...], *, cache: bool = True,
-        table: dict[Any, Any] | None = None, crosscheck: bool = False) -> tuple[FakeTensorMode, Any]:  # fmt: skip
-    mode = FakeTensorMode(shape_env=ShapeEnv(), cache=cache, cache_crosscheck=crosscheck)
+        table: dict[Any, Any] | None = None, crosscheck: bool = False,
+        reuse_answers: bool = True) -> tuple[FakeTensorMode, Any]:  # fmt: skip
+    env = ShapeEnv(reuse_answers=reuse_answers)
+    mode = FakeTensorMode(shape_env=env, cache=cache, cache_crosscheck=crosscheck)
     if table is not None:
         mode.cache.shared_symbolic = table
     x = mode.from_tensor(torch.randn(*shape))
@@ -156,3 +158,13 @@ def test_cache_clear_stops_reading_shared_entries() -> None:
     with mode:
         attention_like(x, w)
     assert mode.cache.shared_hits == 0 and len(table) > 0
+
+
+def test_an_env_that_reuses_no_answers_neither_reads_nor_adds_shared_entries() -> None:
+    table = shared_table(attention_like, (2, 8, 16))
+    size = len(table)
+    alone, alone_out = run(attention_like, (2, 8, 16), table=table, reuse_answers=False)
+    uncached, uncached_out = run(attention_like, (2, 8, 16), cache=False)
+    assert alone.cache.shared_hits == 0 and alone.cache.info().misses > 0
+    assert len(table) == size  # its misses were kept in its own table only
+    assert described(alone, alone_out) == described(uncached, uncached_out)

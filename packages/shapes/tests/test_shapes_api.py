@@ -45,7 +45,9 @@ def _sig(fn: object) -> str:
 
 
 def test_entry_point_signatures() -> None:
-    assert _sig(ShapeEnv.__init__) == "(self, *, duck_shape: 'bool' = True, specialize_zero_one: 'bool' = True) -> 'None'"
+    assert _sig(ShapeEnv.__init__) == (
+        "(self, *, duck_shape: 'bool' = True, specialize_zero_one: 'bool' = True, reuse_answers: 'bool' = True) -> 'None'"
+    )
     assert _sig(ShapeEnv.create_symbolic_sizes_strides_storage_offset) == (
         "(self, t: 'torch.Tensor', source: 'str', *, dynamic_dims: 'Sequence[DimDynamic] | None' = None, "
         "dims: 'Mapping[int, Dim | DerivedDim] | None' = None) -> "

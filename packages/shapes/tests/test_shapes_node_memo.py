@@ -77,3 +77,15 @@ def test_a_deep_copy_of_the_env_starts_with_an_empty_memo(env: ShapeEnv, xy: Sym
     copied = copy.deepcopy(env)
     assert len(copied.nodes) == 0  # its keys would name the original env's nodes
     assert len(env.nodes) > 0
+
+
+def test_an_env_that_reuses_no_answers_makes_a_new_node_each_time() -> None:
+    env = ShapeEnv(duck_shape=False, reuse_answers=False)
+    s0, s1 = env.create_symbolic_sizes_strides_storage_offset(torch.empty(4, 3), "x")[0]
+    assert isinstance(s0, torch.SymInt) and isinstance(s1, torch.SymInt)
+    assert (s0 * s1).node is not (s0 * s1).node
+    assert s0.node.wrap_int(768) is not s0.node.wrap_int(768)
+    assert str(s0 * s1) == "s0*s1" and len(env.nodes) == 0
+    assert len(copy.deepcopy(env).nodes) == 0
+    t0 = copy.deepcopy(env).create_symbolic_sizes_strides_storage_offset(torch.empty(4, 3), "y")[0][0]
+    assert isinstance(t0, torch.SymInt) and (t0 * 2).node is not (t0 * 2).node  # the copy keeps nothing either

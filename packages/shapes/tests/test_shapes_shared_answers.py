@@ -130,3 +130,19 @@ def test_symnode_expressions_are_built_once_for_every_env() -> None:
     a0, a1 = sizes(first, 8, 3)
     b0, b1 = sizes(second, 8, 3)
     assert (a0 * a1 + 1).node.expr is (b0 * b1 + 1).node.expr
+
+
+def test_an_env_that_reuses_no_answers_reads_none(crosscheck_off: None) -> None:
+    first, second = ShapeEnv(), ShapeEnv(reuse_answers=False)
+    history(first)
+    b0, _ = history(second)
+    assert first.knowledge.state == second.knowledge.state
+    planted = sympy.Gt(expr_of(b0), 3)
+    _knowledge._SHARED_STATIC[(second.knowledge.state, planted)] = sympy.false
+    try:
+        assert second.knowledge.evaluate_static(planted) is sympy.true  # worked out, not read
+    finally:
+        del _knowledge._SHARED_STATIC[(second.knowledge.state, planted)]
+    question = sympy.Gt(expr_of(b0), 2)
+    assert second.knowledge.evaluate_static(question) is sympy.true
+    assert (second.knowledge.state, question) not in _knowledge._SHARED_STATIC  # nor added

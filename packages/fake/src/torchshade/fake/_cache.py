@@ -410,7 +410,7 @@ class Mark(NamedTuple):
 
 def _state_key(shape_env: Any) -> Hashable:
     """The knowledge's state key, or None when ``shape_env`` must not share entries."""
-    if shape_env.size_like:
+    if shape_env.size_like or not getattr(shape_env.knowledge, "shares", True):
         return None
     state: Hashable = shape_env.knowledge.state_key(shape_env.hints)
     return state

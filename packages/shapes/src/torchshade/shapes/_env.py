@@ -31,6 +31,14 @@ Defaults, torch's:
 * ``specialize_zero_one=True``: example sizes 0 and 1 become constants, and
   every dynamic size gets the range [2, inf], so broadcasting questions
   (``s0 == 1``?) are answered by the range without a guard.  (As torch.)
+
+Not torch's: ``reuse_answers=True`` reads and adds to what other envs in the
+same knowledge state worked out (``simplify`` and ``evaluate_static``
+answers, and torchshade.fake's dispatch-cache entries), and hands out the
+same SymNode again for a repeated operation (``env.nodes``).  ``False``
+works everything out again, for this env only: slower, and the way around
+a wrong reused answer should one ever be found
+(``TORCHSHADE_SHAPES_CROSSCHECK=1`` checks every shared one).
 """
 
 from __future__ import annotations
@@ -48,7 +56,7 @@ from ._decider import Decider
 from ._dims import DerivedDim, Dim
 from ._guards import Guard, GuardFailure, GuardLog, Provenance, RuntimeAssert, guards_function, source_root
 from ._knowledge import Knowledge
-from ._node import NodeMemo, SymNode
+from ._node import KeepNothing, NodeMemo, SymNode
 from ._ranges import ValueRanges
 from ._snapshot import rollback_on_error
 from ._symbol_table import DimDynamic, SymbolTable
@@ -60,8 +68,10 @@ SizeLike = int | torch.SymInt
 class ShapeEnv:
     """Owns symbols, their hints, ranges and sources, and the guards on them (see the module docstring)."""
 
-    def __init__(self, *, duck_shape: bool = True, specialize_zero_one: bool = True) -> None:
+    def __init__(self, *, duck_shape: bool = True, specialize_zero_one: bool = True,
+                 reuse_answers: bool = True) -> None:  # fmt: skip
         self.knowledge = Knowledge()
+        self.knowledge.shares = reuse_answers
         self.log = GuardLog()
         self.symbols = SymbolTable(self.knowledge, self.log, self.record_source_equality,
                                    duck_shape=duck_shape, specialize_zero_one=specialize_zero_one)  # fmt: skip
@@ -90,7 +100,7 @@ class ShapeEnv:
         self.allow_scalar_outputs = True
         self.unbacked_renamings: dict[Expr, Expr] = {}
         # SymNodes already made for an operation on the same operand nodes (_node.py).
-        self.nodes = NodeMemo()
+        self.nodes = NodeMemo() if reuse_answers else KeepNothing()
 
     def _parts(self) -> tuple[object, ...]:
         """Every object whose state the env's answers depend on (what a rollback restores)."""

@@ -163,6 +163,9 @@ class Knowledge:
         self._bounder: Bounder | None = None
         # Symbols with a user's Dim: replaced only when nothing else can be.
         self.protected: set[Expr] = set()
+        # Whether answers are shared with other knowledges in the same state (ShapeEnv's
+        # reuse_answers).
+        self.shares = True
         # The history (see the module docstring): outermost changes, and where they led.
         self.journal: list[Event] = []
         self.state = 0
@@ -232,7 +235,7 @@ class Knowledge:
             self._sync()
         found = self._simplified.get(expr)
         if found is None:
-            sharing = self._depth == 0 and not self.protected
+            sharing = self.shares and self._depth == 0 and not self.protected
             if sharing:
                 key = (self.state, expr)
                 found = _SHARED_SIMPLIFIED.get(key)
@@ -322,7 +325,7 @@ class Knowledge:
         if expr in self._static:
             return self._static[expr]
         shared = None
-        sharing = self._depth == 0 and not self.protected
+        sharing = self.shares and self._depth == 0 and not self.protected
         if sharing:
             key = (self.state, expr)
             shared = _SHARED_STATIC.get(key)

@@ -119,10 +119,17 @@ class NodeMemo(dict[object, Any]):
     """
 
     def __deepcopy__(self, memo: dict[int, object]) -> NodeMemo:
-        return NodeMemo()
+        return type(self)()
 
     def __reduce__(self) -> tuple[type[NodeMemo], tuple[()]]:
-        return (NodeMemo, ())
+        return (type(self), ())
+
+
+class KeepNothing(NodeMemo):
+    """The memo of an env made with ``reuse_answers=False``: every operation makes a new node."""
+
+    def __setitem__(self, key: object, value: Any) -> None:
+        pass
 
 
 class SymNode:
