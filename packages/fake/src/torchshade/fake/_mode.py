@@ -427,13 +427,13 @@ def _symbolic_resize_message(func: torch._ops.OpOverload, args: Sequence[object]
     tensor = args[0]
     named = tensor_str(tensor) if isinstance(tensor, torch.Tensor) else "a tensor"
     wanted = args[1] if len(args) > 1 else None
-    wanted = tuple(wanted.shape) if isinstance(wanted, torch.Tensor) else wanted
+    sizes = tuple(wanted.shape) if isinstance(wanted, torch.Tensor) else tuple(wanted) if isinstance(wanted, (list, tuple)) else ()
+    plain = ", ".join(str(s) for s in sizes)
     return (
-        f"{func}: cannot resize {named} (symbolic sizes) to the plain sizes "
-        f"{tuple(wanted) if isinstance(wanted, (list, tuple, torch.Size)) else wanted} in place: torch keeps "
-        "a symbolic tensor's sizes symbolic and refuses plain ints over them (its own fake tensors "
-        f"raise '{_SYMBOLIC_RESIZE}'). Resize to sizes computed from symbolic ones "
-        "(t.resize_(t.shape[0] * 2, 6)), or make a new tensor of the plain sizes (torch.empty(8, 6))."
+        f"{func}: cannot resize {named} (symbolic sizes) to the plain sizes {sizes} in place: "
+        "torch keeps a symbolic tensor's sizes symbolic and refuses plain ints over them (its own "
+        f"fake tensors raise '{_SYMBOLIC_RESIZE}'). Resize to sizes computed from symbolic ones "
+        f"(t.resize_(t.shape[0] * 2, 6)), or make a new tensor of the plain sizes (torch.empty({plain}))."
     )
 
 
