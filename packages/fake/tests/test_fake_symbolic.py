@@ -112,6 +112,8 @@ def test_resizing_symbolic_sizes_to_plain_ones_says_what_torch_refuses_and_what_
     with mode:
         with pytest.raises(FakeTensorError) as caught:
             x.clone().resize_(8, 6)
+        with pytest.raises(FakeTensorError, match=r"the plain sizes \(3, 5, 2\) .*\(torch\.empty\(3, 5, 2\)\)\.$"):
+            x.clone().resize_(3, 5, 2)  # the suggestion names the sizes asked for
         y = x.clone().resize_(x.shape[0] * 2, 6)  # sizes made from symbolic ones: as torch
     assert str(caught.value) == (
         "aten.resize_.default: cannot resize f32[s0, s1] on cpu (symbolic sizes) to the plain sizes (8, 6) "
