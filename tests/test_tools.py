@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -66,3 +68,44 @@ def test_code_size_counts_code_only(load_tool: Load) -> None:
     assert lines == {4, 7, 8, 9}
     (function,) = size.functions(tree, lines, "m.py")
     assert (function.name, function.lines) == ("f", 4)
+
+
+_PARTS_CHILD = """
+import sys
+sys.path.insert(0, {tools!r})
+from _callgrind import mark
+def work(n):
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+work(1000)
+mark()
+work({small})
+mark()
+work({large})
+{last}
+"""
+
+
+def _parts_child(root: Path, small: int, large: int, last_mark: bool) -> list[str]:
+    code = _PARTS_CHILD.format(tools=str(root / "tools"), small=small, large=large,
+                               last="mark()" if last_mark else "")
+    return [sys.executable, "-c", code]
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind's callgrind")
+def test_callgrind_counts_each_part_apart(load_tool: Load, root: Path) -> None:
+    callgrind = load_tool("_callgrind")
+    small, large = callgrind.count(_parts_child(root, 20_000, 60_000, last_mark=True), parts=2)
+    # the loop is most of each part: three times the iterations, about three times the instructions
+    assert 2.7 < large / small < 3.3, (small, large)
+    with pytest.raises(RuntimeError, match="the child marked 1 parts, 2 expected"):
+        callgrind.count(_parts_child(root, 100, 100, last_mark=False), parts=2)
+
+
+def test_callgrind_says_when_valgrind_is_missing(load_tool: Load, monkeypatch: pytest.MonkeyPatch) -> None:
+    callgrind = load_tool("_callgrind")
+    monkeypatch.setattr(callgrind.shutil, "which", lambda name: None)
+    with pytest.raises(callgrind.CallgrindMissing, match=r"valgrind is not installed: instruction counts need"):
+        callgrind.count(["true"], parts=1)

@@ -59,7 +59,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -69,6 +68,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from _callgrind import count as count_instructions
+from _callgrind import mark
 from _workspace import require_root
 from torchshade.autograd import save_on_cpu, save_on_disk, saved_tensors_hooks, saved_tensors_report
 from torchshade.fake import FakeTensorMode
@@ -416,23 +417,16 @@ def instructions_child(steps: int) -> None:
     gc.collect()
     gc.disable()
     for v in INSTRUCTION_VARIANTS:
-        os.getppid()
+        mark()
         for _ in range(steps):
             step(model, idx, target, opt, v)
-    os.getppid()
+    mark()
 
 
 def instructions(steps: int) -> None:
     """Instructions executed per step, counted by valgrind's callgrind: no noise from other load."""
-    with tempfile.TemporaryDirectory() as folder:
-        out = os.path.join(folder, "callgrind.out")
-        command = ["valgrind", "--tool=callgrind", "--dump-before=getppid", f"--callgrind-out-file={out}",
-                   sys.executable, __file__, "--child", "instructions", "--steps", str(steps)]  # fmt: skip
-        subprocess.run(command, capture_output=True, text=True, check=True)
-        counts = []
-        for k in range(2, 2 + len(INSTRUCTION_VARIANTS)):  # dump 1 is the start-up
-            with open(f"{out}.{k}") as f:
-                counts.append(next(int(line.split()[1]) for line in f if line.startswith("summary:")))
+    command = [sys.executable, __file__, "--child", "instructions", "--steps", str(steps)]
+    counts = count_instructions(command, len(INSTRUCTION_VARIANTS))
     per_step = dict(zip(INSTRUCTION_VARIANTS, (c / steps for c in counts), strict=True))
     saved = saved_count(*setup(SMALL)[:2])
     theirs = per_step["torch"] - per_step["none"]

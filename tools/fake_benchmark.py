@@ -34,14 +34,25 @@ Peak resident memory (VmHWM) of the full 70B configuration (80 layers,
 whatever --layers says) is measured in fresh subprocesses, one per variant,
 next to a baseline process that only imports torch and builds the model.
 
+`--instructions` instead counts the instructions of each forward pass with
+valgrind's callgrind, in a child process per model: a figure other load on
+the machine cannot move, where the wall clock of these shared machines moves
+by tens of percent between runs. It runs `ours` and `ours+SE` (or
+`--variants`) on 4 layers per model (or `--layers`), 2 warm passes each and
+then `--repeats` (default 2) counted ones, and prints millions of
+instructions per pass and the same ratios as the timed table (about 3
+minutes per model here; valgrind must be installed).
+
     python3 tools/fake_benchmark.py [--models gpt2,llama-7b,llama-70b]
         [--repeats N] [--quick] [--layers L] [--batch B] [--seq S] [--no-memory]
         [--ours torchshade.fake] [--ours-shapes torchshade.shapes]
+    python3 tools/fake_benchmark.py --instructions [--models gpt2,llama-7b,resnet50] [--variants ours,ours+SE]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import math
 import statistics
@@ -59,6 +70,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from _callgrind import count as count_instructions
+from _callgrind import mark
 from fake_conformance import OURS_FAKE, OURS_SHAPES, TORCH_FAKE, TORCH_SHAPES, Side, entered, hint, load_side
 
 # ----------------------------------------------------------------------------
@@ -374,6 +387,44 @@ def child(model: str, variant: str, args: argparse.Namespace) -> None:
 
 
 # ----------------------------------------------------------------------------
+# Instructions per forward pass, counted by callgrind
+
+
+def instructions_child(model: str, args: argparse.Namespace) -> None:
+    """Warm every chosen variant, then run each `--repeats` times between two marks."""
+    c = replace(CONFIGS[model], layers=args.layers)
+    built = build(c)
+    inputs, expected = example_input(c, args.batch, args.seq)
+    chosen = chosen_variants(args)
+    for v in chosen:
+        for _ in range(2):  # the caches as the timed table's warm runs see them
+            timed(v, built, inputs, expected)
+    gc.collect()
+    for v in chosen:
+        mark()
+        for _ in range(args.repeats):
+            timed(v, built, inputs, expected)
+    mark()
+
+
+def print_instructions(args: argparse.Namespace) -> None:
+    chosen = [v.label for v in chosen_variants(args)]
+    rows = []
+    for name in args.models.split(","):
+        start = time.perf_counter()
+        command = [sys.executable, __file__, "--instructions-child", name, "--layers", str(args.layers),
+                   "--repeats", str(args.repeats), "--batch", str(args.batch), "--seq", str(args.seq),
+                   "--variants", ",".join(chosen), "--ours", args.ours, "--ours-shapes", args.ours_shapes]
+        counts = count_instructions(command, len(chosen))
+        print(f"{name}: {time.perf_counter() - start:.0f} s under callgrind", file=sys.stderr)
+        per_pass = {label: [n / args.repeats] for label, n in zip(chosen, counts, strict=True)}
+        rows.append(Timing(replace(CONFIGS[name], layers=args.layers), per_pass))
+    # print_table shows 1000 * seconds: instructions / 1e9 prints millions of instructions
+    print_table(f"instructions per forward pass, millions (callgrind; mean of {args.repeats} warm passes)",
+                rows, lambda t, label: t.runs[label][0] / 1e9, lambda t, a, b: t.runs[a][0] / t.runs[b][0])
+
+
+# ----------------------------------------------------------------------------
 # The command line
 
 
@@ -402,6 +453,11 @@ def variants(args: argparse.Namespace) -> list[Variant]:
         Variant("torch+SE*d", distinct_side(torch_side, TORCH_FAKE, TORCH_SHAPES), True, every_dim=True),
         Variant("ours+SE*d", distinct_side(ours, args.ours, args.ours_shapes), True, every_dim=True),
     ]
+
+
+def chosen_variants(args: argparse.Namespace) -> list[Variant]:
+    """The variants `--variants` names, in the table's order (all when it is not given)."""
+    return [v for v in variants(args) if args.variants is None or v.label in args.variants.split(",")]
 
 
 def print_table(title: str, timings: Sequence[Timing], seconds: Callable[[Timing, str], float],
@@ -447,8 +503,9 @@ def print_memory(args: argparse.Namespace) -> None:
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--models", default="gpt2,llama-7b,llama-70b,resnet50", help=f"comma-separated, of {', '.join(CONFIGS)}")
-    parser.add_argument("--repeats", type=int, default=3, help="warm runs per variant (default 3)")
+    parser.add_argument("--models", help=f"comma-separated, of {', '.join(CONFIGS)} (default: all but the "
+                        "70B with --instructions, else all)")
+    parser.add_argument("--repeats", type=int, help="warm runs per variant (default 3; 2 with --instructions)")
     parser.add_argument("--quick", action="store_true", help="2 repeats, 4 layers per model, less memory")
     parser.add_argument("--layers", type=int, help="cut every model to L layers (memory is always measured in full)")
     parser.add_argument("--batch", type=int, default=2)
@@ -458,7 +515,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         "ours,torch,ours+SE*,torch+SE*; a ratio needs both of its columns")
     parser.add_argument("--ours", default=OURS_FAKE, help="module holding our FakeTensorMode")
     parser.add_argument("--ours-shapes", default=OURS_SHAPES, help="module holding our ShapeEnv")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions under valgrind's callgrind instead of timing (~3 min a model)")
     parser.add_argument("--child", nargs=2, metavar=("MODEL", "VARIANT"), help=argparse.SUPPRESS)
+    parser.add_argument("--instructions-child", metavar="MODEL", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -467,9 +527,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     warnings.simplefilter("ignore")
     if args.child:
         return child(args.child[0], args.child[1], args)
+    if args.instructions_child:
+        return instructions_child(args.instructions_child, args)
+    if args.instructions:
+        args.layers, args.repeats = args.layers or 4, args.repeats or 2
+        args.models, args.variants = args.models or "gpt2,llama-7b,resnet50", args.variants or "ours,ours+SE"
+        return print_instructions(args)
+    args.repeats, args.models = args.repeats or 3, args.models or "gpt2,llama-7b,llama-70b,resnet50"
     if args.quick:
         args.repeats, args.layers = min(args.repeats, 2), args.layers or 4
-    chosen = [v for v in variants(args) if args.variants is None or v.label in args.variants.split(",")]
+    chosen = chosen_variants(args)
     timings = []
     for name in args.models.split(","):
         c = CONFIGS[name] if args.layers is None else replace(CONFIGS[name], layers=args.layers)
