@@ -209,3 +209,46 @@ def test_a_tracer_sees_the_symnode_operations_of_a_call_cached_before_it_started
     assert seen  # the kernel ran again under the tracer, which saw s0 - 1 being made
     assert sym_mode.cache_info().hits >= 1
     assert isinstance(inside, FakeTensor) and inside.fake_mode is sym_mode
+
+
+def _squeezes_around_a_check(**mode_kwargs: Any) -> list[int]:
+    """How many dimensions squeeze leaves of an [u0, 3] tensor, before and after torch._check(u0 == 1)."""
+    mode = FakeTensorMode(shape_env=ShapeEnv(), **mode_kwargs)
+    with mode:
+        index = torch.tensor([1, 0, 1, 1, 0, 1]).nonzero()  # [u0, 1]
+        y = torch.zeros(index.shape[0], 3)
+        outs = [y.squeeze(0), y.squeeze()]
+        torch._check(y.shape[0] == 1)
+        outs += [y.squeeze(0), y.squeeze(), y.squeeze(0)]
+    return [out.dim() for out in outs]
+
+
+def test_a_fact_learned_about_an_unbacked_size_reaches_a_squeeze_cached_before_it() -> None:
+    # Before the check squeeze cannot tell whether u0 == 1 (guard_or_false: no, and no
+    # guard to record); after it, it can: a hit on the entry stored before must not
+    # keep the dimension. (No comparison with torch here: torch's ShapeEnv keeps
+    # torch._check(u0 == 1) as a runtime assert without replacing u0, so its squeeze
+    # keeps the dimension, with or without its cache; ours learns u0 == 1.)
+    expected = [2, 2, 1, 1, 1]
+    assert _squeezes_around_a_check(cache=False) == expected
+    assert _squeezes_around_a_check() == expected
+    assert _squeezes_around_a_check(cache_crosscheck=True) == expected
+
+
+def test_entries_follow_the_knowledge_only_where_unrecorded_answers_can_change() -> None:
+    from torchshade.fake._cache import context_key
+
+    backed = ShapeEnv()
+    x = FakeTensorMode(shape_env=backed).from_tensor(torch.empty(4, 3))
+    before, version = context_key(backed), backed.knowledge.version
+    assert x.shape[0] > 2  # learns a fact
+    assert backed.knowledge.version != version
+    assert context_key(backed) == before  # backed symbols, 0 and 1 specialized: no answer moves
+
+    with FakeTensorMode(shape_env=ShapeEnv()) as mode:
+        torch.tensor([1, 0, 1]).nonzero()
+        env = mode.shape_env
+        before = context_key(env)
+        (u0,) = env.unbacked.symbols
+        torch._check(torch.SymInt(env.node(u0, None, int)) >= 2)
+        assert context_key(env) != before

@@ -15,7 +15,11 @@ kernel would give. So a key holds everything that decides an output:
   whether a tracer records SymNode operations
   (``torchshade.shapes.sym_op_tracing``; the tracer writes a SymInt that a
   hit hands out as an expression of its symbols); with a ShapeEnv, whether
-  its guards are suppressed and its settings;
+  its guards are suppressed and its settings, and, in an env with unbacked
+  symbols (or 0 and 1 left symbolic), the knowledge's version: there a
+  kernel answers some questions without recording a guard (``guard_or_false``
+  on ``u0``), and a fact learned later (``torch._check(u0 == 1)``) changes
+  that answer, which no replayed guard would catch;
 * for each tensor argument what a kernel can see of it: dtype, fake device,
   sizes, strides, offset, the size of its storage in bytes, the conj and neg
   bits and ``requires_grad`` (symbolic values by their sympy expression,
@@ -199,6 +203,7 @@ def context_key(shape_env: Any) -> Hashable:
             shape_env.suppressed > 0,
             shape_env.allow_dynamic_output_shape_ops,
             shape_env.allow_scalar_outputs,
+            _unsettled_version(shape_env),
         )
     return (
         _default_dtype(),
@@ -209,6 +214,26 @@ def context_key(shape_env: Any) -> Hashable:
         bool(_SYM_OP_TRACERS),
         settings,
     )
+
+
+def _unsettled_version(shape_env: Any) -> int | None:
+    """The knowledge's version in an env whose kernels may answer without recording, else None.
+
+    A kernel asks ``guard_or_false`` / ``guard_or_true`` / size-oblivious questions.
+    About a symbol with no hint (unbacked), an undecided one gets the fallback and
+    records no guard, so a hit cannot replay it: after ``torch._check(u0 == 1)``,
+    ``squeeze(0)`` of an ``[u0, 3]`` tensor drops the dimension, where the entry
+    stored before the check keeps it. The same holds for size-oblivious answers
+    that a hint of 0 or 1 contradicts, which only ``specialize_zero_one=False``
+    leaves symbolic. Such envs key entries on what they know (the version moves
+    with every fact learned), so an entry is only read under the knowledge that
+    made it; envs of backed symbols with 0 and 1 specialized, whose unrecorded
+    answers no later fact can change, share entries across versions.
+    """
+    if shape_env.unbacked.symbols or not shape_env.specialize_zero_one:
+        version: int = shape_env.knowledge.version
+        return version
+    return None
 
 
 def is_cacheable_op(func: torch._ops.OpOverload) -> bool:
