@@ -57,7 +57,8 @@ CALLS: list[Call] = [
 
 
 def _learn(rng: random.Random, tensors: list[torch.Tensor]) -> None:
-    sizes = [s for t in tensors for s in t.shape if isinstance(s, torch.SymInt) and s.node.hint is not None]
+    found: list[object] = [s for t in tensors for s in t.shape]  # torch types sizes as ints
+    sizes = [s for s in found if isinstance(s, torch.SymInt) and s.node.hint is not None]
     if not sizes:
         return
     s = rng.choice(sizes)
@@ -90,7 +91,7 @@ def _program(seed: int) -> None:
     settings = rng.choice([{}, {"specialize_zero_one": False}, {"duck_shape": False}])
     mode = FakeTensorMode(shape_env=ShapeEnv(**settings), cache_crosscheck=True)
     shapes = [tuple(rng.choice([1, 2, 3, 4, 6]) for _ in range(rng.choice([1, 2, 3]))) for _ in range(2)]
-    tensors = [mode.from_tensor(torch.randn(*shape)) for shape in shapes]
+    tensors: list[torch.Tensor] = [mode.from_tensor(torch.randn(*shape)) for shape in shapes]
     unbacked = rng.random() < 0.4
     with mode:
         if unbacked:
