@@ -56,7 +56,8 @@ another env to the same state, which is checked) and the guard log's new
 records (recorded again at the user's current line). A program traced
 twice in one process, each time with a new ShapeEnv, runs its kernels
 once. Envs with size-like unbacked symbols do not share (what
-``guard_size_oblivious`` answers depends on them).
+``guard_size_oblivious`` answers depends on them), nor envs that leave sizes
+0 and 1 symbolic (see ``_state_key``).
 
 Symbolic views are rebuilt with the C++ ``as_strided`` meta kernel rather
 than ``set_``, whose symbolic storage-bounds check costs milliseconds. A
@@ -434,8 +435,19 @@ class Mark(NamedTuple):
 
 
 def _state_key(shape_env: Any) -> Hashable:
-    """The knowledge's state key, or None when ``shape_env`` must not share entries."""
+    """The knowledge's state key, or None when ``shape_env`` must not share entries.
+
+    Not shared: envs with size-like unbacked symbols, envs made with
+    ``reuse_answers=False``, and envs that leave sizes 0 and 1 symbolic
+    (``specialize_zero_one=False``). In those, a kernel run on a shared hit's
+    rebuilt inputs can learn facts its miss in the other env did not need
+    (``empty_like`` learned ``s1 >= 2`` in a seeded crosscheck program;
+    ``test_fake_cache_facts.py``): the replay would leave the env knowing less
+    than running the kernel does.
+    """
     if shape_env.size_like or not getattr(shape_env.knowledge, "shares", True):
+        return None
+    if not shape_env.specialize_zero_one:
         return None
     state: Hashable = shape_env.knowledge.state_key(shape_env.hints)
     return state
