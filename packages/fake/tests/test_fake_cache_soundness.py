@@ -252,3 +252,48 @@ def test_entries_follow_the_knowledge_only_where_unrecorded_answers_can_change()
         (u0,) = env.unbacked.symbols
         torch._check(torch.SymInt(env.node(u0, None, int)) >= 2)
         assert context_key(env) != before
+
+
+_DTYPE_VIEWS = {
+    "view_as_real": lambda t: torch.view_as_real(t),
+    "real": lambda t: t.real,
+    "imag": lambda t: t.imag,
+    "view_float16": lambda t: torch.view_as_real(t).view(torch.float16),
+    "view_int32": lambda t: torch.view_as_real(t).view(torch.int32),
+    "view_as_complex": lambda t: torch.view_as_complex(torch.view_as_real(t)),
+    "view_complex128": lambda t: t.view(torch.complex128),
+}
+
+
+def _hinted(value: Any) -> int:
+    return int(value.node.hint) if isinstance(value, torch.SymInt) else int(value)
+
+
+def _layout(t: torch.Tensor) -> tuple[Any, ...]:
+    """dtype, sizes, strides, offset and storage bytes (example values), and whether a view."""
+    return (t.dtype, tuple(map(_hinted, t.shape)), tuple(map(_hinted, t.stride())), _hinted(t.storage_offset()),
+            _hinted(t.untyped_storage().nbytes()), t._is_view())  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(_DTYPE_VIEWS))
+def test_a_symbolic_view_in_another_dtype_is_rebuilt_in_that_dtype(name: str) -> None:
+    # A symbolic view is rebuilt with as_strided on its input, which keeps the input's
+    # dtype: a hit on view_as_real gave a complex64 "real view" before.
+    call = _DTYPE_VIEWS[name]
+    real = torch.randn(3, 4, dtype=torch.complex64)
+    expected = _layout(call(real))
+    runs = {}
+    for cache in (True, False):
+        mode = FakeTensorMode(shape_env=ShapeEnv(), cache=cache)
+        x = mode.from_tensor(real)
+        with mode:
+            outs = [call(x) for _ in range(3)]
+        if cache:
+            assert mode.cache_info().hits >= 2
+        runs[cache] = [str((o.dtype, o.shape, o.stride(), o.storage_offset(), o._is_view())) for o in outs]
+        assert [_layout(o) for o in outs] == [expected] * 3
+    assert runs[True] == runs[False]
+    theirs = TorchFakeTensorMode(shape_env=TorchShapeEnv())
+    x = theirs.from_tensor(real)
+    with theirs, enable_python_dispatcher():
+        assert _layout(call(x)) == expected

@@ -387,7 +387,7 @@ def rebuild(mode: FakeTensorMode, spec: OutputSpec, tensors: Sequence[torch.Tens
     shape = cast("tuple[int | torch.SymInt, ...]", spec.shape)
     stride = cast("tuple[int | torch.SymInt, ...]", spec.stride)
     offset = cast("int | torch.SymInt", spec.offset)
-    if spec.view_of is not None and spec.symbolic:
+    if spec.view_of is not None and spec.symbolic and spec.dtype == tensors[spec.view_of].dtype:
         elem = call_view_kernel(_AS_STRIDED, (tensors[spec.view_of], shape, stride, offset))
     elif spec.as_empty:
         with private.DisableTorchDispatch():
@@ -401,7 +401,8 @@ def rebuild(mode: FakeTensorMode, spec: OutputSpec, tensors: Sequence[torch.Tens
     elif spec.view_of is None:
         with private.DisableTorchDispatch():
             elem = torch.empty_strided(shape, stride, dtype=spec.dtype, device=_META)
-    else:  # a static view: empty and set_ have C++ kernels only, so the Python dispatcher
+    else:  # a static view, or a view in another dtype (view_as_real: as_strided keeps
+        # its input's): empty and set_ have C++ kernels only, so the Python dispatcher
         # (on in symbolic modes) would add its per-op lookups and change nothing
         with private.DisableTorchDispatch(), private.DisablePythonDispatcher():
             elem = torch.empty(0, dtype=spec.dtype, device=_META)
