@@ -7,6 +7,7 @@ checks that what comes back is what eager PyTorch, or torch's own
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -254,7 +255,7 @@ def test_entries_follow_the_knowledge_only_where_unrecorded_answers_can_change()
         assert context_key(env) != before
 
 
-_DTYPE_VIEWS = {
+_DTYPE_VIEWS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "view_as_real": lambda t: torch.view_as_real(t),
     "real": lambda t: t.real,
     "imag": lambda t: t.imag,
@@ -294,6 +295,6 @@ def test_a_symbolic_view_in_another_dtype_is_rebuilt_in_that_dtype(name: str) ->
         assert [_layout(o) for o in outs] == [expected] * 3
     assert runs[True] == runs[False]
     theirs = TorchFakeTensorMode(shape_env=TorchShapeEnv())
-    x = theirs.from_tensor(real)
+    their_x = theirs.from_tensor(real)
     with theirs, enable_python_dispatcher():
-        assert _layout(call(x)) == expected
+        assert _layout(call(their_x)) == expected
