@@ -228,8 +228,11 @@ def _unsettled_version(shape_env: Any) -> int | None:
     that a hint of 0 or 1 contradicts, which only ``specialize_zero_one=False``
     leaves symbolic. Such envs key entries on what they know (the version moves
     with every fact learned), so an entry is only read under the knowledge that
-    made it; envs of backed symbols with 0 and 1 specialized, whose unrecorded
-    answers no later fact can change, share entries across versions.
+    made it. Envs of backed symbols with 0 and 1 specialized share entries across
+    versions: there an unrecorded answer is a size-oblivious or static one that every
+    size the hints allow agrees with, and facts are checked against the hints (the
+    seeded programs of ``test_fake_cache_facts.py`` find no hit there that a later
+    fact changes).
     """
     if shape_env.unbacked.symbols or not shape_env.specialize_zero_one:
         version: int = shape_env.knowledge.version
