@@ -449,9 +449,7 @@ def _state_key(shape_env: Any) -> Hashable:
     ``test_fake_cache_facts.py``): the replay would leave the env knowing less
     than running the kernel does.
     """
-    if shape_env.size_like or not getattr(shape_env.knowledge, "shares", True):
-        return None
-    if not shape_env.specialize_zero_one:
+    if shape_env.size_like or not shape_env.specialize_zero_one or not getattr(shape_env.knowledge, "shares", True):
         return None
     state: Hashable = shape_env.knowledge.state_key(shape_env.hints)
     return state
