@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
 from typing import Literal
 
 import pytest
@@ -47,6 +48,49 @@ def test_same_aten_ops_as_torchs_make_fx(mode: Mode) -> None:
     ours = make_fx(_block, tracing_mode=mode)(x, w)
     theirs = torch_make_fx(_block, tracing_mode=mode)(x, w)
     assert _aten_ops(ours) == _aten_ops(theirs)
+
+
+def _with_ones(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.ones(())
+
+
+def _with_arange(x: torch.Tensor) -> torch.Tensor:
+    return x + torch.arange(x.shape[0]).unsqueeze(1)
+
+
+def _softmax_grad(x: torch.Tensor) -> torch.Tensor:
+    (grad,) = torch.autograd.grad(x.softmax(-1).sum(), x)  # its ones_like seed is a factory too
+    return grad
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize(
+    ("fn", "x"),
+    [(_with_ones, torch.randn(3)), (_with_arange, torch.randn(5, 2)),
+     (_softmax_grad, torch.randn(3, 5, requires_grad=True))],  # fmt: skip
+    ids=["ones", "arange", "ones_like-in-grad"],
+)
+def test_factory_outputs_get_no_detach_node_as_in_torchs_make_fx(
+    mode: Mode, fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+) -> None:
+    # torch's C++ detaches a factory's output when something else holds it; a tracer
+    # holding it would record that aten.detach (it did, after every ones and arange).
+    ours = make_fx(fn, tracing_mode=mode)(x)
+    theirs = torch_make_fx(fn, tracing_mode=mode)(x)
+    assert _aten_ops(ours) == _aten_ops(theirs)
+
+
+@pytest.mark.parametrize("mode", ["fake", "symbolic"])
+def test_val_of_an_op_output_is_a_detached_alias_as_in_torch(mode: Mode) -> None:
+    x = torch.randn(4, 8, requires_grad=True)
+    ours = make_fx(lambda t: (t * 2).t(), tracing_mode=mode)(x)
+    theirs = torch_make_fx(lambda t: (t * 2).t(), tracing_mode=mode)(x)
+    for a, b in zip(_aten_nodes(ours), _aten_nodes(theirs), strict=True):
+        mine, torchs = a.meta["val"], b.meta["val"]
+        assert isinstance(mine, FakeTensor)
+        assert (mine.requires_grad, mine._is_view()) == (torchs.requires_grad, torchs._is_view()) == (False, False)
+        if mode == "fake":
+            assert (mine.shape, mine.stride()) == (torchs.shape, torchs.stride())
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import operator
 import sys
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -161,7 +162,7 @@ def add_call(target: Callable[..., object], args: tuple[object, ...], outputs: S
     node = tracer.create(target, node_args, {}, val)
     for i, out in enumerate(outputs):
         if isinstance(out, torch.Tensor):
-            tracer.tensors[id(out)] = (out, Pending(operator.getitem, (node, i), out))
+            tracer.tensors[id(out)] = (weakref.ref(out), Pending(operator.getitem, (node, i), out))
             tracer._new_symbols(out)
         elif isinstance(out, SymValue):
             pending = Pending(operator.getitem, (node, i), out.node)

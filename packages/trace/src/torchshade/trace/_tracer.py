@@ -11,7 +11,7 @@ What the tracer remembers, for this trace only (never on the values
 themselves, so a SymInt or tensor shared by two traces carries nothing from
 one into the other):
 
-    tensors    id(tensor) -> (tensor, node or pending getitem)
+    tensors    id(tensor) -> (weak reference to the tensor, node or pending getitem)
     symnodes   id(SymNode) -> (SymNode, node)        from SymInt arithmetic
     exprs      sympy expression -> node or pending   symbols of input sizes
                (pending ``sym_size`` / ``sym_stride``), results of ops
@@ -19,12 +19,19 @@ one into the other):
 A *pending* node is made only when first used, where it is used: an input
 size nobody reads never becomes a ``sym_size`` node, an unused element of a
 tuple output never becomes a ``getitem``.
+
+Neither ``tensors`` nor a node's ``meta["val"]`` holds an op's output itself
+(the entry is a weak reference, the value a detached alias), as torch's
+tracer holds neither: a factory (``torch.ones``, ``torch.arange``) whose
+output something else still holds gets detached by torch's C++ on its way
+back to Python, and that ``aten.detach`` would be traced into the graph.
 """
 
 from __future__ import annotations
 
 import math
 import operator
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
@@ -34,6 +41,7 @@ import torch
 import torch.fx as fx
 from torch.utils._pytree import tree_map
 
+from torchshade.fake import FakeTensor
 from torchshade.shapes import SymNode
 
 from ._errors import CapturedTensorError, ForeignSymbolError
@@ -95,7 +103,7 @@ class ProxyTracer:
         self.snapshot = snapshot
         self.allow_non_fake_inputs = allow_non_fake_inputs
         self.module_names = module_names
-        self.tensors: dict[int, tuple[torch.Tensor, fx.Node | Pending]] = {}
+        self.tensors: dict[int, tuple[weakref.ref[torch.Tensor], fx.Node | Pending]] = {}
         self.symnodes: dict[int, tuple[object, fx.Node | Pending]] = {}
         self.exprs: dict[Any, fx.Node | Pending] = {}
         self.constants: dict[str, torch.Tensor] = {}
@@ -136,7 +144,7 @@ class ProxyTracer:
         node = self.graph.placeholder(name)
         node.meta["val"] = val
         if isinstance(value, torch.Tensor):
-            self.tensors[id(value)] = (value, node)
+            self.tensors[id(value)] = (weakref.ref(value), node)
             self._register_symbols(value)
         elif isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
             self.symnodes[id(value.node)] = (value.node, node)
@@ -153,11 +161,11 @@ class ProxyTracer:
     # -- values -> nodes -----------------------------------------------------------
     def tensor_node(self, t: torch.Tensor, func: object = None) -> fx.Node:
         entry = self.tensors.get(id(t))
-        if entry is not None and entry[0] is t:
+        if entry is not None and entry[0]() is t:
             ref = entry[1]
             if isinstance(ref, Pending):
                 ref = self._made(ref)
-                self.tensors[id(t)] = (t, ref)
+                self.tensors[id(t)] = (entry[0], ref)
             return ref
         return self._constant(t, func)
 
@@ -174,7 +182,7 @@ class ProxyTracer:
             node.meta["val"] = self.snapshot(t)
         else:
             node.meta["val"] = self.fake_mode.from_tensor(t, static_shapes=True)
-        self.tensors[id(t)] = (t, node)
+        self.tensors[id(t)] = (weakref.ref(t), node)
         return node
 
     def sym_value(self, s: SymValue) -> object:
@@ -250,19 +258,26 @@ class ProxyTracer:
             out = func(*args, **kwargs)
         finally:
             self.recording = True
-        val = tree_map(lambda v: self.snapshot(v) if isinstance(v, torch.Tensor) else v, out)
+        val = tree_map(lambda v: self.snapshot_output(v) if isinstance(v, torch.Tensor) else v, out)
         node = self.create(func, node_args, node_kwargs, val)
         self._track(out, node)
         return out
 
+    def snapshot_output(self, t: torch.Tensor) -> object:
+        """``meta["val"]`` of an op's output: a detached alias when fake (never the output itself)."""
+        if isinstance(t, FakeTensor):
+            with torch._C._DisableTorchDispatch():  # the alias is made on the meta data, seen by no mode
+                return FakeTensor(t.fake_mode, t, t.fake_device, t.constant)
+        return self.snapshot(t)
+
     def _track(self, out: object, node: fx.Node) -> None:
         if isinstance(out, torch.Tensor):
-            self.tensors[id(out)] = (out, node)
+            self.tensors[id(out)] = (weakref.ref(out), node)
             self._new_symbols(out)
         elif isinstance(out, (tuple, list)):
             for i, item in enumerate(out):
                 if isinstance(item, torch.Tensor):
-                    self.tensors[id(item)] = (item, Pending(operator.getitem, (node, i), item))
+                    self.tensors[id(item)] = (weakref.ref(item), Pending(operator.getitem, (node, i), item))
                     self._new_symbols(item)
         elif isinstance(out, (torch.SymInt, torch.SymFloat, torch.SymBool)):
             self.symnodes[id(out.node)] = (out.node, node)
