@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch._subclasses.fake_tensor import FakeTensorMode as TorchFakeTensorMode
 
 from torchshade.fake import FakeDeviceMismatchError, FakeTensor, FakeTensorError, FakeTensorMode
+from torchshade.shapes import ShapeEnv
 
 Fn = Callable[..., object]
 
@@ -165,3 +166,27 @@ def test_an_op_error_is_eagers_own_and_a_fake_error_is_ours() -> None:
     with pytest.raises(FakeTensorError, match="is a real tensor"):
         with mode:
             fa + a
+
+
+def _python_dispatcher_on() -> bool:
+    return bool(torch._C._dispatch_tls_is_dispatch_key_included(torch._C.DispatchKey.PythonDispatcher))
+
+
+def test_static_mode_with_a_shape_env_runs_without_the_python_dispatcher_like_torchs_make_fx() -> None:
+    # torch's make_fx(..., tracing_mode="fake"): static inputs, a ShapeEnv for data-dependent
+    # sizes only, and no Python dispatcher (whose decompositions differ from eager: dropout in
+    # eval mode would clone).
+    mode = FakeTensorMode(shape_env=ShapeEnv(), static_shapes=True)
+    x = mode.from_tensor(torch.randn(3, 4))
+    with mode:
+        assert not _python_dispatcher_on()
+        assert F.dropout(x, 0.5, training=False) is x
+        rows = x.nonzero().shape[0]
+    assert isinstance(rows, torch.SymInt) and not rows.node.has_hint()  # unbacked
+    with FakeTensorMode(shape_env=ShapeEnv()):  # symbolic inputs: the decompositions keep them symbolic
+        assert _python_dispatcher_on()
+    env = ShapeEnv()
+    symbolic = FakeTensorMode(shape_env=env, static_shapes=True)
+    symbolic.from_tensor(torch.randn(3, 4), static_shapes=False)  # a backed symbol, made before entering
+    with symbolic:
+        assert _python_dispatcher_on()

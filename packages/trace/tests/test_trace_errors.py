@@ -6,6 +6,8 @@ import inspect
 
 import pytest
 import torch
+import torch.fx.experimental.symbolic_shapes as torch_errors
+from torch.fx.experimental.proxy_tensor import make_fx as torch_make_fx
 
 from torchshade.fake import DataDependentOutputException, FakeTensorMode
 from torchshade.shapes import GuardOnDataDependentSymNode, ShapeEnv
@@ -63,8 +65,13 @@ def test_branch_on_tensor_values_gives_shapes_data_dependent_error_with_the_line
     line = first + next(i for i, text in enumerate(lines) if "x.sum() > 0" in text)
     with pytest.raises(GuardOnDataDependentSymNode, match=rf"test_trace_errors.py:{line} in _data_dependent"):
         make_fx(_data_dependent, tracing_mode="symbolic")(torch.ones(3))
-    with pytest.raises(DataDependentOutputException):
+    # fake mode has a ShapeEnv for data-dependent values, as torch's: the same error
+    with pytest.raises(GuardOnDataDependentSymNode, match=rf"test_trace_errors.py:{line} in _data_dependent"):
         make_fx(_data_dependent, tracing_mode="fake")(torch.ones(3))
+    with pytest.raises(torch_errors.GuardOnDataDependentSymNode):
+        torch_make_fx(_data_dependent, tracing_mode="fake")(torch.ones(3))
+    with pytest.raises(DataDependentOutputException):  # fake inputs of a mode without a ShapeEnv
+        make_fx(_data_dependent)(FakeTensorMode().from_tensor(torch.ones(3)))
     torch.testing.assert_close(make_fx(_data_dependent)(torch.ones(3))(torch.ones(3)), torch.ones(3))
 
 

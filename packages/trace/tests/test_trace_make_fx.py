@@ -80,6 +80,24 @@ def test_factory_outputs_get_no_detach_node_as_in_torchs_make_fx(
     assert _aten_ops(ours) == _aten_ops(theirs)
 
 
+@pytest.mark.parametrize(
+    ("fn", "x"),
+    [(lambda t: t.nonzero().shape[0] * t.sum(), torch.tensor([0.0, 1.0, 2.0, 0.0, 3.0])),
+     (lambda t: t.masked_select(t > 0), torch.tensor([[1.0, -1.0], [2.0, 3.0]])),
+     (lambda t: t[t.nonzero()[:, 0]] * 2, torch.tensor([0.0, 1.0, 2.0, 0.0])),
+     (lambda t: t.sum().item(), torch.tensor([1.0, 2.0]))],  # fmt: skip
+    ids=["nonzero", "masked_select", "index_by_nonzero", "item"],
+)
+def test_fake_mode_traces_data_dependent_ops_as_torchs_does(fn: Callable[[torch.Tensor], object], x: torch.Tensor) -> None:
+    # torch's fake mode has a ShapeEnv for data-dependent sizes (static inputs): so has ours
+    ours = make_fx(fn, tracing_mode="fake")(x)
+    theirs = torch_make_fx(fn, tracing_mode="fake")(x)
+    assert _aten_ops(ours) == _aten_ops(theirs)
+    other = x.flip(0) * 3
+    torch.testing.assert_close(ours(other), fn(other))
+    assert ours.shape_env is None  # as before: torch's fake-mode graphs carry no env either
+
+
 @pytest.mark.parametrize("mode", ["fake", "symbolic"])
 def test_val_of_an_op_output_is_a_detached_alias_as_in_torch(mode: Mode) -> None:
     x = torch.randn(4, 8, requires_grad=True)

@@ -438,16 +438,20 @@ def _symbolic_resize_message(func: torch._ops.OpOverload, args: Sequence[object]
 
 
 def _python_dispatcher(mode: FakeTensorMode) -> contextlib.AbstractContextManager[object]:
-    """The Python dispatcher, on when the mode has a ShapeEnv.
+    """The Python dispatcher, on when the mode may see backed symbolic sizes.
 
     With symbolic sizes it is required: C++ composite kernels would otherwise
     specialize symbols (F.pad guards Eq(s0, 8)), where torch's Python
     decompositions keep them symbolic. With static sizes the C++ kernels are
     exact, and some Python decompositions differ from eager in aliasing
     (dropout in eval mode clones instead of returning its input), so it stays
-    off.
+    off: without a ShapeEnv, and in a ``static_shapes=True`` mode whose env
+    has no backed symbol yet, where only data-dependent ops make (unbacked)
+    symbols. That is torch's ``make_fx(..., tracing_mode="fake")``: static
+    inputs, a ShapeEnv for ``nonzero`` and ``.item()``, no Python dispatcher.
     """
-    if mode.shape_env is None:
+    env = mode.shape_env
+    if env is None or (mode.static_shapes and not env.hints):
         return contextlib.nullcontext()
     return private.EnablePythonDispatcher()
 

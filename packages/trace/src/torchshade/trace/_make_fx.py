@@ -119,8 +119,11 @@ class _Trace:
         if self.tracing_mode == "real":
             return None
         self.owns_env = self.tracing_mode == "symbolic"
-        env = ShapeEnv() if self.owns_env else None
-        return FakeTensorMode(shape_env=env, allow_non_fake_inputs=self.allow_non_fake)
+        if self.owns_env:
+            return FakeTensorMode(shape_env=ShapeEnv(), allow_non_fake_inputs=self.allow_non_fake)
+        # As torch's fake mode: static inputs, and a ShapeEnv only for data-dependent sizes
+        # (nonzero's row count, .item()), which become unbacked symbols.
+        return FakeTensorMode(shape_env=ShapeEnv(), static_shapes=True, allow_non_fake_inputs=self.allow_non_fake)
 
     def _value(self, leaf: object, name: str, fake_mode: FakeTensorMode | None) -> object:
         if fake_mode is None:
@@ -157,11 +160,12 @@ class _Trace:
         env = None if fake_mode is None else fake_mode.shape_env
         if env is not None and self.check_guards:
             insert_runtime_asserts(tracer)
+        if self.check_guards and self.owns_values:
             if self.owns_env:
                 insert_guard_check(graph, GuardCheck(env, names), placeholders)
-        elif env is None and self.check_guards and self.owns_values:
-            check = StaticCheck(self.tracing_mode, names, [p.meta["val"] for p in placeholders])
-            insert_guard_check(graph, check, placeholders)
+            else:
+                check = StaticCheck(self.tracing_mode, names, [p.meta["val"] for p in placeholders])
+                insert_guard_check(graph, check, placeholders)
         remove_unused_sym_nodes(graph)  # after the asserts, which may use a size nothing else reads
         formatter = StackFormatter()
         for node, frames in tracer.frames:
@@ -172,7 +176,9 @@ class _Trace:
         for name, t in tracer.constants.items():
             setattr(root, name, t)
         gm = fx.GraphModule(root, graph)
-        gm.shape_env = env
+        # A symbolic trace's env, or the caller's (fake inputs); the env of our fake mode
+        # holds unbacked symbols only, and torch's fake-mode graphs carry none.
+        gm.shape_env = env if self.owns_env or not self.owns_values else None
         return gm
 
 
