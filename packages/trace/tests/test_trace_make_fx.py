@@ -186,6 +186,25 @@ def test_tensor_literal_becomes_an_attribute_in_fake_modes(mode: str) -> None:
     torch.testing.assert_close(gm(torch.ones(3)), f(torch.ones(3)))
 
 
+def _literal_changed_in_place(x: torch.Tensor) -> torch.Tensor:
+    t = torch.tensor([1.0, 2.0])
+    t.add_(1)
+    return x * t
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_tensor_literal_changed_in_place_leaves_the_graphs_constant_alone(mode: Mode) -> None:
+    # the literal is lifted with a copy (lift_fresh_copy, as torch's graph): without it, the
+    # add_ changed the graph's constant, and each call of the graph (even the trace, in real
+    # mode) saw it one higher
+    gm = make_fx(_literal_changed_in_place, tracing_mode=mode)(torch.ones(2))
+    expected = _literal_changed_in_place(torch.ones(2))
+    for _ in range(2):
+        torch.testing.assert_close(gm(torch.ones(2)), expected)
+    theirs = torch_make_fx(_literal_changed_in_place, tracing_mode=mode)(torch.ones(2))
+    assert _aten_ops(gm) == _aten_ops(theirs)
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_in_place_ops_on_inputs_are_kept_and_rerun(mode: str) -> None:
     def f(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

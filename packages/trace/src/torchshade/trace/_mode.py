@@ -27,6 +27,8 @@ from ._tracer import ProxyTracer
 
 _composite: dict[int, bool] = {}
 _PRIM_DEVICE = torch.ops.prim.device.default
+_LIFT_FRESH = torch.ops.aten.lift_fresh.default
+_LIFT_FRESH_COPY = torch.ops.aten.lift_fresh_copy.default
 ACTIVE: list[ProxyTorchDispatchMode] = []  # the traces running, innermost last
 
 
@@ -73,6 +75,11 @@ class ProxyTorchDispatchMode(TorchDispatchMode):
         kwargs = kwargs or {}
         if func is _PRIM_DEVICE or ACTIVE[-1] is not self:  # a metadata query; an inner trace's op
             return func(*args, **kwargs)
+        if func is _LIFT_FRESH:
+            # A tensor literal (torch.tensor([1., 2.])) becomes a graph constant; lifting it
+            # without a copy would let an in-place op on the literal change that constant, so
+            # every later call of the graph would see the changed value (torch copies too).
+            func = _LIFT_FRESH_COPY
         decomposition = self.decompositions.get(func)
         if decomposition is not None:
             with self:
