@@ -177,14 +177,16 @@ def test_static_mode_with_a_shape_env_runs_without_the_python_dispatcher_like_to
     # sizes only, and no Python dispatcher (whose decompositions differ from eager: dropout in
     # eval mode would clone).
     mode = FakeTensorMode(shape_env=ShapeEnv(), static_shapes=True)
+    assert repr(mode).endswith("(static, with a ShapeEnv)")
     x = mode.from_tensor(torch.randn(3, 4))
     with mode:
         assert not _python_dispatcher_on()
         assert F.dropout(x, 0.5, training=False) is x
         rows = x.nonzero().shape[0]
     assert isinstance(rows, torch.SymInt) and not rows.node.has_hint()  # unbacked
-    with FakeTensorMode(shape_env=ShapeEnv()):  # symbolic inputs: the decompositions keep them symbolic
+    with FakeTensorMode(shape_env=ShapeEnv()) as symbolic_mode:  # the decompositions keep sizes symbolic
         assert _python_dispatcher_on()
+    assert repr(symbolic_mode).endswith("(symbolic)") and repr(FakeTensorMode()).endswith("(static)")
     env = ShapeEnv()
     symbolic = FakeTensorMode(shape_env=env, static_shapes=True)
     symbolic.from_tensor(torch.randn(3, 4), static_shapes=False)  # a backed symbol, made before entering

@@ -147,8 +147,11 @@ class FakeTensorMode(TorchDispatchMode):
         self._id = next(_ids)
 
     def __repr__(self) -> str:
-        env = "" if self.shape_env is None else ", shape_env"
-        return f"FakeTensorMode#{self._id}({'symbolic' if env else 'static'})"
+        if self.shape_env is None:
+            kind = "static"
+        else:  # a static_shapes mode with an env: make_fx's fake mode, unbacked sizes only
+            kind = "static, with a ShapeEnv" if self.static_shapes else "symbolic"
+        return f"FakeTensorMode#{self._id}({kind})"
 
     # Modes are identities: copying a module or tensor must not copy its mode.
     def __deepcopy__(self, memo: dict[int, object]) -> FakeTensorMode:
